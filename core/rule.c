@@ -874,35 +874,19 @@ int chaos_rule_format(const struct chaos_rule *r, char *buf, size_t len)
 
 /* ---- front ends ---------------------------------------------------------------------------- */
 
+void chaos_rule_describe_action(const struct chaos_rule *r, char *buf, size_t len)
+{
+	action_display(r, buf, len);
+}
+
 int chaos_rule_supported(const struct chaos_rule *r, enum chaos_frontend fe, char *err,
 			 size_t errlen)
 {
-	char act[32];
-	action_display(r, act, sizeof(act));
-
 	switch (fe) {
 	case CHAOS_FE_PRELOAD:
-		switch (r->action) {
-		case CHAOS_ACT_REFUSE:
-		case CHAOS_ACT_ERROR:
-		case CHAOS_ACT_RESET:
-			return 0;
-		case CHAOS_ACT_DNS:
-			if (r->dns == CHAOS_DNS_TIMEOUT)
-				break;
-			return 0;
-		case CHAOS_ACT_LOSS:
-			snprintf(err, errlen,
-				 "loss= drops packets, which only the kernel can do: use chaos-attach");
-			return -ENOTSUP;
-		default:
-			break;
-		}
-		snprintf(err, errlen, "%s is not supported by the preload library yet", act);
-		return -ENOTSUP;
+		return chaos_preload_supported(r, err, errlen);
 	case CHAOS_FE_BPF:
-		snprintf(err, errlen, "%s is not supported by chaos-attach yet", act);
-		return -ENOTSUP;
+		return chaos_bpf_supported(r, err, errlen);
 	}
 	snprintf(err, errlen, "unknown front end");
 	return -ENOTSUP;

@@ -188,4 +188,11 @@ enum chaos_frontend {
 int chaos_rule_supported(const struct chaos_rule *r, enum chaos_frontend fe, char *err,
 			 size_t errlen);
 
+/* The per-front-end checks behind chaos_rule_supported (core/support_*.c). */
+int chaos_preload_supported(const struct chaos_rule *r, char *err, size_t errlen);
+int chaos_bpf_supported(const struct chaos_rule *r, char *err, size_t errlen);
+
+/* "refuse", "error", "dns=nxdomain", "dns=ADDRESS", ...: the action as messages name it. */
+void chaos_rule_describe_action(const struct chaos_rule *r, char *buf, size_t len);
+
 #endif

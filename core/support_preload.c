@@ -1,0 +1,30 @@
+/* support_preload.c -- which rules the preload library (chaos-exec, chaos-ctl) can carry out */
+#include <errno.h>
+#include <stdio.h>
+
+#include "rule.h"
+
+int chaos_preload_supported(const struct chaos_rule *r, char *err, size_t errlen)
+{
+	char act[32];
+
+	switch (r->action) {
+	case CHAOS_ACT_REFUSE:
+	case CHAOS_ACT_ERROR:
+	case CHAOS_ACT_RESET:
+		return 0;
+	case CHAOS_ACT_DNS:
+		if (r->dns != CHAOS_DNS_TIMEOUT)
+			return 0;
+		break;
+	case CHAOS_ACT_LOSS:
+		snprintf(err, errlen,
+			 "loss= drops packets, which only the kernel can do: use chaos-attach");
+		return -ENOTSUP;
+	default:
+		break;
+	}
+	chaos_rule_describe_action(r, act, sizeof(act));
+	snprintf(err, errlen, "%s is not supported by the preload library yet", act);
+	return -ENOTSUP;
+}
