@@ -48,6 +48,8 @@ PKGLIBS :=
 MANS :=
 CHECKS :=
 SAN_CHECKS :=
+BENCHES :=
+FUZZERS :=
 UNIT_TESTS :=
 CLEAN :=
 
@@ -108,4 +110,10 @@ format:
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
 
 san-checks: $(SAN_CHECKS)
+
+# make bench: every benchmark, results in $(O)/bench/ (see BENCHES in each build.mk)
+bench: all $(BENCHES)
+
+# make fuzz: every libFuzzer target for a bounded time (see FUZZERS in each build.mk)
+fuzz: $(FUZZERS)
 .SECONDARY:
