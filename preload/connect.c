@@ -1,0 +1,145 @@
+/* connect.c -- connect(2): refuse or fail connections to named dependencies
+ *
+ * A blocking connect fails at once with the errno.  A non-blocking one behaves as over a real
+ * network: connect returns EINPROGRESS and the failure arrives later, through poll/epoll and
+ * SO_ERROR.  We get that for free from the kernel by connecting the socket to port 0 on
+ * loopback, which nothing can listen on: the kernel answers with a real reset, readiness tells
+ * the truth, and getsockopt.c turns the ECONNREFUSED into the errno the rule asked for.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "errnos.h"
+#include "internal.h"
+
+/* Errnos a real network reports after the handshake started (the others are local, at once). */
+static bool arrives_later(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case EHOSTDOWN:
+	case ECONNRESET:
+		return true;
+	}
+	return false;
+}
+
+static bool nonblocking(int fd)
+{
+	int saved = errno;
+	int fl = real_fcntl(fd, F_GETFL);
+	errno = saved;
+	return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+/* Connect fd to loopback port 0 (refused by the kernel itself).  Returns 0 if the refusal is now
+ * in flight (EINPROGRESS), -1 if the socket could not be steered. */
+static int steer_to_refusal(int fd, int sock_family)
+{
+	int saved = errno, rc = -1;
+	if (sock_family == AF_INET6) {
+		struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = 0 };
+		a.sin6_addr = in6addr_loopback;
+		if (real_connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno == EINPROGRESS)
+			rc = 0;
+	} else {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (real_connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno == EINPROGRESS)
+			rc = 0;
+	}
+	errno = saved;
+	return rc;
+}
+
+/* The rule fired on connect: fail the call as the network would.  Returns connect's result. */
+static int inject(int fd, const struct sockaddr *addr, const struct chaos_dest *d,
+		  const struct prule *p, struct fd_entry *e)
+{
+	int err = p->r.action == CHAOS_ACT_REFUSE ? ECONNREFUSED : p->r.err;
+	const char *name = chaos_errno_name(err);
+
+	if (d->proto == CHAOS_PROTO_TCP && arrives_later(err) && nonblocking(fd) &&
+	    steer_to_refusal(fd, addr->sa_family) == 0) {
+		if (e) {
+			__atomic_fetch_or(&e->flags, FDF_STEERED, __ATOMIC_RELAXED);
+			if (err != ECONNREFUSED) {
+				e->pending_err = err;
+				fd_set_flag(e, FDF_PENDING);
+			}
+		}
+		log_fault("connect", d, NULL, NULL, p, name);
+		errno = EINPROGRESS;
+		return -1;
+	}
+	log_fault("connect", d, NULL, NULL, p, name);
+	errno = err;
+	return -1;
+}
+
+EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	const char *names[NAMES_PER_ADDR];
+	struct chaos_dest d;
+
+	CHAOS_INIT();
+	if (chaos_busy || !addr || len < (socklen_t)sizeof(sa_family_t) ||
+	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)) {
+		if (addr && len >= (socklen_t)sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC)
+			fd_forget(fd); /* dissolves the association */
+		return real_connect(fd, addr, len);
+	}
+
+	const struct ruleset *set = rules_get();
+	if (!set->n) {
+		/* nothing to inject: the fd is looked at again if rules arrive later */
+		fd_forget(fd);
+		return real_connect(fd, addr, len);
+	}
+	struct fd_entry *e = fd_get(fd);
+	if (e && (__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FDF_STEERED)) {
+		/* connect again on a socket whose injected failure is in flight: the kernel tells
+		 * how it ended (EALREADY, ECONNREFUSED), as it would for the real peer */
+		int rc = real_connect(fd, addr, len);
+		if (rc < 0 && errno != EALREADY && errno != EINPROGRESS) {
+			/* the attempt is over (ECONNREFUSED, or ECONNABORTED once SO_ERROR was
+			 * read); a further connect is a new one and meets the rules again */
+			__atomic_fetch_and(&e->flags, (uint16_t)~FDF_STEERED, __ATOMIC_RELAXED);
+			if (errno == ECONNREFUSED &&
+			    (__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FDF_PENDING))
+				errno = e->pending_err;
+			if (__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FDF_PENDING) {
+				int err = errno;
+				fd_clear_flag(e, FDF_PENDING);
+				errno = err;
+			}
+		}
+		return rc;
+	}
+	enum chaos_proto proto = sock_proto(fd);
+	if (!dest_from_sockaddr(addr, len, proto, &d) || proto == CHAOS_PROTO_ANY) {
+		if (e)
+			fd_forget(fd);
+		return real_connect(fd, addr, len);
+	}
+	/* a fresh connection: forget what an earlier socket with this number had */
+	if (e) {
+		fd_forget(fd);
+		e->proto = (uint8_t)proto;
+		e->peer = d;
+		__atomic_fetch_or(&e->flags, FDF_PEER, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->kind, FD_INET, __ATOMIC_RELEASE);
+	}
+	if (set->on_any & CHAOS_ON_CONNECT) {
+		dest_attach_names(&d, names, NAMES_PER_ADDR);
+		const struct prule *p = rules_fire(set, CALL_CONNECT, &d);
+		if (p)
+			return inject(fd, addr, &d, p, e);
+	}
+	return real_connect(fd, addr, len);
+}

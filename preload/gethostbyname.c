@@ -1,0 +1,145 @@
+/* gethostbyname.c -- gethostbyname(3), gethostbyname2, and their _r forms
+ *
+ * NXDOMAIN sets h_errno HOST_NOT_FOUND, SERVFAIL TRY_AGAIN; dns=ADDRESS answers through the
+ * real function with the address as the name, so the result's storage is glibc's own.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "dns.h"
+
+static void record(const char *name, const struct hostent *h)
+{
+	int saved = errno;
+	if (h && (h->h_addrtype == AF_INET || h->h_addrtype == AF_INET6))
+		for (char **a = h->h_addr_list; a && *a; a++)
+			names_add(h->h_addrtype, *a, name);
+	errno = saved;
+}
+
+/* The rule that fires for this lookup, or NULL; *fake is set for dns=ADDRESS rules. */
+static const struct prule *lookup_rule(const char *name, int af, char *fake, size_t len,
+				       int *herr)
+{
+	if (chaos_busy || !dns_name_faultable(name))
+		return NULL;
+	const struct prule *p = rules_fire_dns(rules_get(), name);
+	if (!p)
+		return NULL;
+	fake[0] = '\0';
+	switch (p->r.dns) {
+	case CHAOS_DNS_NXDOMAIN:
+		*herr = HOST_NOT_FOUND;
+		break;
+	case CHAOS_DNS_SERVFAIL:
+	case CHAOS_DNS_TIMEOUT:
+		*herr = TRY_AGAIN;
+		break;
+	case CHAOS_DNS_ADDRESS:
+		if (p->r.dns_family != af) {
+			*herr = NO_DATA; /* the name has no record of this family */
+		} else {
+			*herr = 0;
+			dns_rule_address(p, fake, len);
+		}
+		break;
+	}
+	return p;
+}
+
+static const char *herr_name(int herr)
+{
+	switch (herr) {
+	case HOST_NOT_FOUND:
+		return "HOST_NOT_FOUND";
+	case TRY_AGAIN:
+		return "TRY_AGAIN";
+	case NO_DATA:
+		return "NO_DATA";
+	}
+	return "NO_RECOVERY";
+}
+
+static struct hostent *by_name(const char *call, const char *name, int af)
+{
+	char fake[INET6_ADDRSTRLEN];
+	int herr;
+	const struct prule *p = lookup_rule(name, af, fake, sizeof(fake), &herr);
+	struct hostent *h;
+
+	if (!p) {
+		h = af == AF_INET && !strcmp(call, "gethostbyname") ? real_gethostbyname(name)
+								     : real_gethostbyname2(name, af);
+		record(name, h);
+		return h;
+	}
+	if (herr) {
+		dns_log(call, name, p, herr_name(herr));
+		h_errno = herr;
+		return NULL;
+	}
+	chaos_busy++;
+	h = real_gethostbyname2(fake, af);
+	chaos_busy--;
+	record(name, h);
+	dns_log(call, name, p, fake);
+	return h;
+}
+
+EXPORT struct hostent *gethostbyname(const char *name)
+{
+	CHAOS_INIT();
+	return by_name("gethostbyname", name, AF_INET);
+}
+
+EXPORT struct hostent *gethostbyname2(const char *name, int af)
+{
+	CHAOS_INIT();
+	return by_name("gethostbyname2", name, af);
+}
+
+static int by_name_r(const char *call, const char *name, int af, struct hostent *ret, char *buf,
+		     size_t buflen, struct hostent **result, int *h_errnop)
+{
+	char fake[INET6_ADDRSTRLEN];
+	int herr, rc;
+	const struct prule *p = lookup_rule(name, af, fake, sizeof(fake), &herr);
+
+	if (!p) {
+		rc = real_gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop);
+		if (rc == 0 && *result)
+			record(name, *result);
+		return rc;
+	}
+	if (herr) {
+		dns_log(call, name, p, herr_name(herr));
+		*result = NULL;
+		*h_errnop = herr;
+		/* as glibc: 0 for "no such host", EAGAIN for a temporary failure */
+		return herr == TRY_AGAIN ? EAGAIN : 0;
+	}
+	chaos_busy++;
+	rc = real_gethostbyname2_r(fake, af, ret, buf, buflen, result, h_errnop);
+	chaos_busy--;
+	if (rc == 0 && *result)
+		record(name, *result);
+	dns_log(call, name, p, fake);
+	return rc;
+}
+
+EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
+			   struct hostent **result, int *h_errnop)
+{
+	CHAOS_INIT();
+	if (chaos_busy)
+		return real_gethostbyname_r(name, ret, buf, buflen, result, h_errnop);
+	return by_name_r("gethostbyname_r", name, AF_INET, ret, buf, buflen, result, h_errnop);
+}
+
+EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf,
+			    size_t buflen, struct hostent **result, int *h_errnop)
+{
+	CHAOS_INIT();
+	return by_name_r("gethostbyname2_r", name, af, ret, buf, buflen, result, h_errnop);
+}

@@ -1,0 +1,219 @@
+/* internal.h -- what the preload library's files share: real functions, rules, fds, names, log
+ *
+ * Threading: the hot path takes no lock.  Rules are an immutable snapshot behind an atomic
+ * pointer (rules.c); per-fd state is a lock-free two-level table (fdtable.c); host names that
+ * resolved to an address live in an insert-only hash (names.c).
+ *
+ * errno: hooks set errno right before returning -1; helpers return values or -Exxx and never
+ * touch the global errno; bookkeeping around a real call saves and restores it.
+ */
+#ifndef CHAOS_PRELOAD_INTERNAL_H
+#define CHAOS_PRELOAD_INTERNAL_H
+
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "rule.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- real functions (init.c) ---------------------------------------------------------------- */
+#define HOOK(ret, name, params) extern ret(*real_##name) params;
+#include "hooks.def"
+#undef HOOK
+
+/* Set once every real_* pointer is resolved and the rules are loaded. */
+extern int chaos_ready;
+void chaos_init(void);
+
+#define CHAOS_INIT()                                                                               \
+	do {                                                                                       \
+		if (unlikely(!__atomic_load_n(&chaos_ready, __ATOMIC_ACQUIRE)))                    \
+			chaos_init();                                                              \
+	} while (0)
+
+/* Per-thread guard: while set, hooks pass straight through (our own I/O, logging, DNS). */
+extern __thread int chaos_busy __attribute__((tls_model("initial-exec")));
+
+uint64_t chaos_now_ns(void); /* CLOCK_MONOTONIC */
+
+/* ---- rules (rules.c) -------------------------------------------------------------------------- */
+
+/* The call a rule is asked about. */
+enum chaos_call {
+	CALL_CONNECT = CHAOS_ON_CONNECT,
+	CALL_SEND = CHAOS_ON_SEND,
+	CALL_RECV = CHAOS_ON_RECV,
+	CALL_DNS = CHAOS_ON_DNS,
+};
+
+struct prule {
+	struct chaos_rule r;
+	uint32_t id;
+	uint64_t armed_ns; /* CLOCK_MONOTONIC when the rule arrived */
+	struct chaos_rule_state *st;
+	char text[CHAOS_RULE_TEXT_MAX + 1];
+};
+
+struct ruleset {
+	uint32_t gen;     /* changes whenever the set does */
+	unsigned on_any;  /* union of the calls the rules act on */
+	bool io;          /* some rule acts on send or recv (reset, error on=send|recv, udp refuse) */
+	size_t n;
+	struct prule rules[];
+};
+
+extern uint64_t chaos_seed; /* for p= decisions (CHAOS_SEED) */
+
+/* The current snapshot; never NULL after init. */
+extern struct ruleset *chaos_rules;
+static inline struct ruleset *rules_get(void)
+{
+	return __atomic_load_n(&chaos_rules, __ATOMIC_ACQUIRE);
+}
+
+/* Calls `call` would be matched on for this rule and destination protocol. */
+unsigned rule_calls(const struct chaos_rule *r, enum chaos_proto proto);
+
+/* The first rule covering (call, dest) that fires now, or NULL.  Counts matches. */
+const struct prule *rules_fire(const struct ruleset *set, enum chaos_call call,
+			       const struct chaos_dest *d);
+
+/* Does any rule acting on send/recv cover dest? (no counting) */
+bool rules_cover_io(const struct ruleset *set, const struct chaos_dest *d);
+
+/* The first dns rule covering name that fires now, or NULL. */
+const struct prule *rules_fire_dns(const struct ruleset *set, const char *name);
+
+/* Does the preload act on DNS for this name at all (numeric hosts never)? */
+bool dns_name_faultable(const char *name);
+
+/* io is armed when some rule acts on send/recv or some fd carries injected state: the read and
+ * write hooks look at nothing else when it is 0. */
+extern int chaos_io_armed;
+void io_armed_update(void);
+
+/* ---- the log (log.c) -------------------------------------------------------------------------- */
+
+/* One JSON line for an injected fault.  dest may be NULL (then d is formatted). */
+void log_fault(const char *call, const struct chaos_dest *d, const char *dest, const char *host,
+	       const struct prule *p, const char *result);
+
+/* A message on stderr, prefixed "chaos: " (rules we cannot parse, processes we cannot serve). */
+void chaos_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Forget the log fd if fd is it (the process closed or replaced it). */
+void log_fd_closed(int fd);
+void log_fd_closed_range(unsigned first, unsigned last);
+
+/* ---- host names (names.c) ---------------------------------------------------------------------- */
+
+#define NAMES_PER_ADDR 8
+
+void names_add(int family, const void *addr, const char *name);
+/* Names that resolved to addr; returns how many (at most max). */
+size_t names_get(int family, const void *addr, const char **out, size_t max);
+/* Record every address of an addrinfo list under name. */
+void names_add_addrinfo(const char *name, const struct addrinfo *ai);
+/* Fill d->names / d->nnames from the table (storage provided by the caller). */
+void dest_attach_names(struct chaos_dest *d, const char **store, size_t max);
+
+/* ---- fds (fdtable.c) ------------------------------------------------------------------------------ */
+
+enum fd_kind {
+	FD_UNKNOWN = 0, /* never looked at, or closed since */
+	FD_PASS,        /* not ours to fault: a file, a pipe, AF_UNIX, an accepted socket */
+	FD_INET,        /* an outgoing TCP or UDP socket */
+};
+
+enum {
+	FDF_MATCH = 1u << 0,   /* an io rule covers the peer (valid for gen) */
+	FDF_RESET = 1u << 1,   /* we reset this connection */
+	FDF_PENDING = 1u << 2, /* an injected connect errno waits in SO_ERROR */
+	FDF_PEER = 1u << 3,    /* peer is known */
+	FDF_STEERED = 1u << 4, /* an injected connect failure is in flight on this socket */
+};
+
+struct fd_entry {
+	uint32_t gen;   /* ruleset gen FDF_MATCH was computed for */
+	uint8_t kind;   /* enum fd_kind */
+	uint8_t proto;  /* enum chaos_proto */
+	uint16_t flags; /* FDF_* */
+	int32_t pending_err;
+	uint32_t pad;
+	uint64_t ino;   /* socket inode, to notice an fd reused behind our back */
+	uint64_t bytes; /* payload moved both ways while a rule covered it */
+	struct chaos_dest peer; /* names not stored: looked up when needed */
+};
+
+struct fd_entry *fd_lookup(int fd); /* NULL if never tracked */
+struct fd_entry *fd_get(int fd);    /* allocates; NULL if fd is out of range */
+void fd_forget(int fd);
+void fd_copy(int oldfd, int newfd); /* dup: newfd now refers to what oldfd does */
+void fd_forget_range(unsigned first, unsigned last);
+/* fds carrying FDF_RESET or FDF_PENDING */
+extern int chaos_special_fds;
+void fd_set_flag(struct fd_entry *e, uint16_t flag);
+void fd_clear_flag(struct fd_entry *e, uint16_t flag);
+
+/* ---- sockets (sock.c) ------------------------------------------------------------------------------ */
+
+/* sockaddr -> dest (IPv4-mapped IPv6 becomes IPv4).  Returns false for other families. */
+bool dest_from_sockaddr(const struct sockaddr *sa, socklen_t len, enum chaos_proto proto,
+			struct chaos_dest *d);
+/* TCP, UDP, or ANY when the socket is something else (raw, sctp, unix, not a socket). */
+enum chaos_proto sock_proto(int fd);
+/* Look at an fd nobody told us about and fill in its entry. */
+void fd_classify(int fd, struct fd_entry *e);
+/* Is e still the socket we recorded? (false if the fd was reused behind our back) */
+bool fd_still_same(int fd, struct fd_entry *e);
+
+/* ---- the I/O path (io.c) ---------------------------------------------------------------------------- */
+
+enum io_verdict {
+	IO_PASS = 0, /* make the real call (perhaps with fewer bytes) */
+	IO_FAIL,     /* return -1 with *err */
+};
+
+struct io_ctx {
+	struct fd_entry *e; /* NULL when the fd is not ours */
+	int err;
+};
+
+/* Before a send/recv-like call on fd.  to: an explicit destination (sendto), or NULL.
+ * *len may be lowered (reset bytes=N lets N bytes through first). */
+enum io_verdict io_before(int fd, enum chaos_call call, const char *fn, const struct sockaddr *to,
+			  socklen_t tolen, size_t *len, struct io_ctx *c);
+/* After the real call: count bytes, fix up errors of connections we reset or refused.
+ * Returns the value the hook should return (errno may be changed). */
+ssize_t io_after(enum chaos_call call, int flags, ssize_t ret, struct io_ctx *c);
+/* Return -1 with the injected errno (and SIGPIPE for EPIPE, as the kernel does). */
+ssize_t io_fail(const struct io_ctx *c, int flags);
+
+/* Shorten an iovec to at most len bytes (into out, which has room for cnt). */
+int iov_clamp(const struct iovec *iov, int cnt, size_t len, struct iovec *out);
+size_t iov_total(const struct iovec *iov, int cnt);
+ssize_t clamped_rwv(int fd, const struct iovec *iov, int cnt, size_t len, bool out);
+ssize_t clamped_msg(int fd, struct msghdr *msg, int flags, size_t len, bool out);
+
+/* glibc's fortified variants, which we interpose too */
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+		       struct sockaddr *from, socklen_t *fromlen);
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
+
+/* What the fast path checks before anything else. */
+static inline bool io_fast(void)
+{
+	return likely(__atomic_load_n(&chaos_ready, __ATOMIC_RELAXED)) &&
+	       !__atomic_load_n(&chaos_io_armed, __ATOMIC_RELAXED);
+}
+
+#endif

@@ -1,0 +1,215 @@
+/* io.c -- the part of send/recv/read/write that decides: pass, fail, or reset the connection
+ *
+ * Every send- and recv-like hook calls io_before() and io_after() around the real call once the
+ * fast path (io_fast) says some rule or some fd needs a look.  A reset is a real one: the
+ * socket is disconnected with connect(AF_UNSPEC), which sends the peer an RST and leaves
+ * ECONNRESET pending on the socket, so the real call that follows reports it, and poll/epoll
+ * see the error as they would after a reset from the network.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "errnos.h"
+#include "internal.h"
+
+size_t iov_total(const struct iovec *iov, int cnt)
+{
+	size_t total = 0;
+	for (int i = 0; i < cnt; i++)
+		total += iov[i].iov_len;
+	return total;
+}
+
+int iov_clamp(const struct iovec *iov, int cnt, size_t len, struct iovec *out)
+{
+	int n = 0;
+	for (int i = 0; i < cnt && len > 0; i++) {
+		out[n] = iov[i];
+		if (out[n].iov_len > len)
+			out[n].iov_len = len;
+		len -= out[n].iov_len;
+		n++;
+	}
+	return n;
+}
+
+/* The real call with at most len bytes.  Out of line: the iovec copy is large, and the hooks'
+ * frames stay small. */
+__attribute__((noinline)) ssize_t clamped_rwv(int fd, const struct iovec *iov, int cnt, size_t len,
+					      bool out)
+{
+	struct iovec v[IOV_MAX];
+	int n = iov_clamp(iov, cnt, len, v);
+	return out ? real_writev(fd, v, n) : real_readv(fd, v, n);
+}
+
+__attribute__((noinline)) ssize_t clamped_msg(int fd, struct msghdr *msg, int flags, size_t len,
+					      bool out)
+{
+	struct iovec v[IOV_MAX];
+	struct msghdr m = *msg;
+	m.msg_iov = v;
+	m.msg_iovlen = (size_t)iov_clamp(msg->msg_iov, (int)msg->msg_iovlen, len, v);
+	if (out)
+		return real_sendmsg(fd, &m, flags);
+	ssize_t r = real_recvmsg(fd, &m, flags);
+	/* hand back what the kernel filled in besides the data */
+	msg->msg_namelen = m.msg_namelen;
+	msg->msg_controllen = m.msg_controllen;
+	msg->msg_flags = m.msg_flags;
+	return r;
+}
+
+static bool abort_connection(int fd)
+{
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+	int saved = errno;
+	int rc = real_connect(fd, &sa, sizeof(sa));
+	errno = saved;
+	return rc == 0;
+}
+
+/* Is there an io rule for this fd's peer?  Cached per ruleset generation. */
+static bool fd_covered(int fd, struct fd_entry *e, const struct ruleset *set)
+{
+	if (!(__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FDF_PEER)) {
+		/* classified while its connect was still in flight: try again */
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int saved = errno;
+		int rc = getpeername(fd, (struct sockaddr *)&ss, &len);
+		errno = saved;
+		if (rc < 0 ||
+		    !dest_from_sockaddr((struct sockaddr *)&ss, len, (enum chaos_proto)e->proto,
+					&e->peer))
+			return false;
+		__atomic_fetch_or(&e->flags, FDF_PEER, __ATOMIC_RELAXED);
+		e->gen = 0;
+	}
+	uint32_t gen = __atomic_load_n(&e->gen, __ATOMIC_RELAXED);
+	if (gen != set->gen) {
+		const char *names[NAMES_PER_ADDR];
+		struct chaos_dest d = e->peer;
+		dest_attach_names(&d, names, NAMES_PER_ADDR);
+		if (rules_cover_io(set, &d))
+			__atomic_fetch_or(&e->flags, FDF_MATCH, __ATOMIC_RELAXED);
+		else
+			__atomic_fetch_and(&e->flags, (uint16_t)~FDF_MATCH, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->gen, set->gen, __ATOMIC_RELAXED);
+	}
+	return __atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FDF_MATCH;
+}
+
+enum io_verdict io_before(int fd, enum chaos_call call, const char *fn, const struct sockaddr *to,
+			  socklen_t tolen, size_t *len, struct io_ctx *c)
+{
+	const char *names[NAMES_PER_ADDR];
+	struct chaos_dest d;
+	uint64_t now = 0;
+
+	c->e = NULL;
+	c->err = 0;
+	if (chaos_busy)
+		return IO_PASS;
+	const struct ruleset *set = rules_get();
+	struct fd_entry *e = fd_lookup(fd);
+	if (!e || __atomic_load_n(&e->kind, __ATOMIC_ACQUIRE) == FD_UNKNOWN) {
+		if (!set->io)
+			return IO_PASS;
+		e = fd_get(fd);
+		if (!e)
+			return IO_PASS;
+		fd_classify(fd, e);
+	}
+	if (e->kind != FD_INET)
+		return IO_PASS;
+	c->e = e;
+	uint16_t flags = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
+	if ((flags & (FDF_RESET | FDF_PENDING)) || !set->io)
+		return IO_PASS; /* io_after fixes up what the kernel says */
+
+	if (to && e->proto == CHAOS_PROTO_UDP) {
+		if (!dest_from_sockaddr(to, tolen, CHAOS_PROTO_UDP, &d))
+			return IO_PASS;
+	} else {
+		if (!fd_covered(fd, e, set))
+			return IO_PASS;
+		d = e->peer;
+	}
+	dest_attach_names(&d, names, NAMES_PER_ADDR);
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct prule *p = &set->rules[i];
+		if (!(rule_calls(&p->r, d.proto) & call) || !chaos_target_match(&p->r.target, &d))
+			continue;
+		if (p->r.action == CHAOS_ACT_RESET && e->bytes < p->r.bytes) {
+			/* bytes=N: let the first N bytes through, then reset */
+			uint64_t room = p->r.bytes - e->bytes;
+			if (*len > room)
+				*len = (size_t)room;
+			continue;
+		}
+		if (!now)
+			now = chaos_now_ns();
+		if (chaos_trigger(&p->r, p->st, p->id, chaos_seed, p->armed_ns, now) != CHAOS_FIRE)
+			continue;
+		if (!fd_still_same(fd, e)) {
+			/* the fd was closed and reused behind our back: it is not this peer */
+			fd_classify(fd, e);
+			return IO_PASS;
+		}
+		switch (p->r.action) {
+		case CHAOS_ACT_RESET:
+			log_fault(fn, &d, NULL, NULL, p, "ECONNRESET");
+			if (abort_connection(fd)) {
+				fd_set_flag(e, FDF_RESET);
+				return IO_PASS; /* the real call now reports ECONNRESET */
+			}
+			c->err = ECONNRESET;
+			return IO_FAIL;
+		case CHAOS_ACT_REFUSE:
+			c->err = ECONNREFUSED;
+			break;
+		default:
+			c->err = p->r.err;
+			break;
+		}
+		log_fault(fn, &d, NULL, NULL, p, chaos_errno_name(c->err));
+		return IO_FAIL;
+	}
+	return IO_PASS;
+}
+
+ssize_t io_after(enum chaos_call call, int flags, ssize_t ret, struct io_ctx *c)
+{
+	struct fd_entry *e = c->e;
+	if (!e)
+		return ret;
+	uint16_t f = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
+	if (ret > 0 && (f & FDF_MATCH) && !(flags & MSG_PEEK))
+		__atomic_add_fetch(&e->bytes, (uint64_t)ret, __ATOMIC_RELAXED);
+	if (ret < 0) {
+		if ((f & FDF_PENDING) && errno == ECONNREFUSED) {
+			errno = e->pending_err;
+			fd_clear_flag(e, FDF_PENDING);
+		} else if ((f & FDF_RESET) && call == CALL_RECV && errno == ENOTCONN) {
+			/* after a real reset, reads see the end of the stream */
+			return 0;
+		}
+	}
+	return ret;
+}
+
+ssize_t io_fail(const struct io_ctx *c, int flags)
+{
+	if (c->err == EPIPE && !(flags & MSG_NOSIGNAL)) {
+		/* the kernel sends SIGPIPE with EPIPE, to the calling thread */
+		syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGPIPE);
+	}
+	errno = c->err;
+	return -1;
+}

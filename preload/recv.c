@@ -1,0 +1,89 @@
+/* recv.c -- recv(2), recvfrom(2), recvmsg(2), recvmmsg(2) and the fortified __recv*_chk */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "internal.h"
+
+EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	struct io_ctx c;
+	if (io_fast())
+		return real_recv(fd, buf, len, flags);
+	CHAOS_INIT();
+	if (io_before(fd, CALL_RECV, "recv", NULL, 0, &len, &c) == IO_FAIL)
+		return io_fail(&c, flags);
+	return io_after(CALL_RECV, flags, real_recv(fd, buf, len, flags), &c);
+}
+
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	struct io_ctx c;
+	if (io_fast())
+		return real___recv_chk(fd, buf, len, buflen, flags);
+	CHAOS_INIT();
+	if (io_before(fd, CALL_RECV, "recv", NULL, 0, &len, &c) == IO_FAIL)
+		return io_fail(&c, flags);
+	return io_after(CALL_RECV, flags, real___recv_chk(fd, buf, len, buflen, flags), &c);
+}
+
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+			socklen_t *fromlen)
+{
+	struct io_ctx c;
+	if (io_fast())
+		return real_recvfrom(fd, buf, len, flags, from, fromlen);
+	CHAOS_INIT();
+	if (io_before(fd, CALL_RECV, "recvfrom", NULL, 0, &len, &c) == IO_FAIL)
+		return io_fail(&c, flags);
+	return io_after(CALL_RECV, flags, real_recvfrom(fd, buf, len, flags, from, fromlen), &c);
+}
+
+EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+			      struct sockaddr *from, socklen_t *fromlen)
+{
+	struct io_ctx c;
+	if (io_fast())
+		return real___recvfrom_chk(fd, buf, len, buflen, flags, from, fromlen);
+	CHAOS_INIT();
+	if (io_before(fd, CALL_RECV, "recvfrom", NULL, 0, &len, &c) == IO_FAIL)
+		return io_fail(&c, flags);
+	return io_after(CALL_RECV, flags,
+			real___recvfrom_chk(fd, buf, len, buflen, flags, from, fromlen), &c);
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct io_ctx c;
+	if (io_fast())
+		return real_recvmsg(fd, msg, flags);
+	CHAOS_INIT();
+	if (!msg || msg->msg_iovlen > IOV_MAX)
+		return real_recvmsg(fd, msg, flags);
+	size_t total = iov_total(msg->msg_iov, (int)msg->msg_iovlen), len = total;
+	if (io_before(fd, CALL_RECV, "recvmsg", NULL, 0, &len, &c) == IO_FAIL)
+		return io_fail(&c, flags);
+	if (len == total)
+		return io_after(CALL_RECV, flags, real_recvmsg(fd, msg, flags), &c);
+	return io_after(CALL_RECV, flags, clamped_msg(fd, msg, flags, len, false), &c);
+}
+
+EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
+		    struct timespec *timeout)
+{
+	struct io_ctx c;
+	size_t len = SIZE_MAX; /* a batch passes or fails whole */
+	if (io_fast())
+		return real_recvmmsg(fd, vec, vlen, flags, timeout);
+	CHAOS_INIT();
+	if (io_before(fd, CALL_RECV, "recvmmsg", NULL, 0, &len, &c) == IO_FAIL)
+		return (int)io_fail(&c, flags);
+	int r = real_recvmmsg(fd, vec, vlen, flags, timeout);
+	if (r < 0)
+		return (int)io_after(CALL_RECV, flags, r, &c);
+	ssize_t bytes = 0;
+	for (int i = 0; i < r; i++)
+		bytes += vec[i].msg_len;
+	io_after(CALL_RECV, flags, bytes, &c);
+	return r;
+}

@@ -1,0 +1,199 @@
+/* rules.c -- the rule snapshot the hooks read without a lock, and which rule fires for a call
+ *
+ * The snapshot is immutable once published; a new one replaces it with one atomic store, so a
+ * call sees the old set or the new one, never half of each.  Old snapshots are not freed: a
+ * thread may still be reading one, and they are small.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+static struct ruleset empty_set = { .gen = 1 };
+struct ruleset *chaos_rules = &empty_set;
+int chaos_io_armed;
+
+uint64_t chaos_seed;
+
+unsigned rule_calls(const struct chaos_rule *r, enum chaos_proto proto)
+{
+	/* a refused UDP "connection" shows on its datagrams, as an ICMP port unreachable does */
+	if (r->action == CHAOS_ACT_REFUSE && proto == CHAOS_PROTO_UDP)
+		return CHAOS_ON_SEND | CHAOS_ON_RECV;
+	return r->on;
+}
+
+void io_armed_update(void)
+{
+	const struct ruleset *set = rules_get();
+	int armed = set->io || __atomic_load_n(&chaos_special_fds, __ATOMIC_RELAXED) > 0;
+	__atomic_store_n(&chaos_io_armed, armed, __ATOMIC_RELAXED);
+}
+
+static void publish(struct ruleset *set)
+{
+	set->on_any = 0;
+	set->io = false;
+	for (size_t i = 0; i < set->n; i++) {
+		const struct chaos_rule *r = &set->rules[i].r;
+		set->on_any |= r->on;
+		if (rule_calls(r, CHAOS_PROTO_TCP) & CHAOS_ON_IO ||
+		    rule_calls(r, CHAOS_PROTO_UDP) & CHAOS_ON_IO)
+			set->io = true;
+	}
+	__atomic_store_n(&chaos_rules, set, __ATOMIC_RELEASE);
+	io_armed_update();
+}
+
+static struct ruleset *set_alloc(size_t n)
+{
+	size_t size = sizeof(struct ruleset) + n * sizeof(struct prule);
+	struct ruleset *set = calloc(1, size);
+	return set;
+}
+
+void rules_load_env(const char *text, uint64_t seed, uint64_t epoch_ns);
+
+void rules_load_env(const char *text, uint64_t seed, uint64_t epoch_ns)
+{
+	char line[CHAOS_RULE_TEXT_MAX + 2], err[CHAOS_ERR_MAX];
+	size_t n = 0, bad = 0;
+	struct ruleset *set;
+
+	chaos_seed = seed;
+	if (!text || !*text)
+		return;
+	for (const char *p = text; *p; p++)
+		n += *p == '\n';
+	n++;
+	set = set_alloc(n);
+	struct chaos_rule_state *states = calloc(n, sizeof(*states));
+	if (!set || !states) {
+		chaos_warn("out of memory loading %zu rules: NO FAULTS WILL BE INJECTED", n);
+		free(set);
+		free(states);
+		return;
+	}
+	set->gen = 2;
+	size_t i = 0, lineno = 0;
+	for (const char *p = text; *p;) {
+		const char *end = strchr(p, '\n');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		lineno++;
+		if (len > CHAOS_RULE_TEXT_MAX) {
+			chaos_warn("CHAOS_RULES line %zu is too long: rule ignored", lineno);
+			bad++;
+		} else if (len > 0) {
+			memcpy(line, p, len);
+			line[len] = '\0';
+			struct prule *pr = &set->rules[i];
+			if (chaos_rule_parse(line, &pr->r, err, sizeof(err)) < 0) {
+				chaos_warn("rule '%s': %s: rule ignored", line, err);
+				bad++;
+			} else if (chaos_rule_supported(&pr->r, CHAOS_FE_PRELOAD, err, sizeof(err)) <
+				   0) {
+				chaos_warn("rule '%s': %s: rule ignored", line, err);
+				bad++;
+			} else {
+				chaos_rule_format(&pr->r, pr->text, sizeof(pr->text));
+				pr->id = (uint32_t)(i + 1);
+				pr->armed_ns = epoch_ns;
+				pr->st = &states[i];
+				i++;
+			}
+		}
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+	set->n = i;
+	if (bad)
+		chaos_warn("%zu of the rules given could not be used (see above); %zu are active",
+			   bad, i);
+	publish(set);
+}
+
+static bool names_for(const struct chaos_dest *d)
+{
+	return d->nnames > 0;
+}
+
+const struct prule *rules_fire(const struct ruleset *set, enum chaos_call call,
+			       const struct chaos_dest *d)
+{
+	uint64_t now = 0;
+	for (size_t i = 0; i < set->n; i++) {
+		const struct prule *p = &set->rules[i];
+		if (!(rule_calls(&p->r, d->proto) & call))
+			continue;
+		if (p->r.target.kind == CHAOS_HOST_NAME && !names_for(d))
+			continue;
+		if (!chaos_target_match(&p->r.target, d))
+			continue;
+		if (!now)
+			now = chaos_now_ns();
+		if (chaos_trigger(&p->r, p->st, p->id, chaos_seed, p->armed_ns, now) == CHAOS_FIRE)
+			return p;
+	}
+	return NULL;
+}
+
+bool rules_cover_io(const struct ruleset *set, const struct chaos_dest *d)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		const struct prule *p = &set->rules[i];
+		if (!(rule_calls(&p->r, d->proto) & CHAOS_ON_IO))
+			continue;
+		if (chaos_target_match(&p->r.target, d))
+			return true;
+	}
+	return false;
+}
+
+/* A DNS outage does not take localhost away: `*` leaves it alone (a rule naming it does not). */
+static bool is_localhost(const char *name)
+{
+	size_t n = strlen(name);
+	if (n && name[n - 1] == '.')
+		n--;
+	if (n == 9 && strncasecmp(name, "localhost", 9) == 0)
+		return true;
+	return n > 10 && strncasecmp(name + n - 10, ".localhost", 10) == 0;
+}
+
+const struct prule *rules_fire_dns(const struct ruleset *set, const char *name)
+{
+	uint64_t now = 0;
+	if (!(set->on_any & CHAOS_ON_DNS))
+		return NULL;
+	for (size_t i = 0; i < set->n; i++) {
+		const struct prule *p = &set->rules[i];
+		if (p->r.action != CHAOS_ACT_DNS)
+			continue;
+		if (p->r.target.kind == CHAOS_HOST_ANY && is_localhost(name))
+			continue;
+		if (!chaos_target_match_name(&p->r.target, name))
+			continue;
+		if (!now)
+			now = chaos_now_ns();
+		if (chaos_trigger(&p->r, p->st, p->id, chaos_seed, p->armed_ns, now) == CHAOS_FIRE)
+			return p;
+	}
+	return NULL;
+}
+
+bool dns_name_faultable(const char *name)
+{
+	unsigned char buf[16];
+	if (!name || !*name)
+		return false;
+	/* numeric hosts never reach a resolver */
+	struct in_addr a4;
+	if (inet_aton(name, &a4) || inet_pton(AF_INET6, name, buf) == 1)
+		return false;
+	return true;
+}
