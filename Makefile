@@ -63,6 +63,7 @@ include cli/build.mk
 -include runner/build.mk
 -include bpf/build.mk
 include tests/build.mk
+include tests/integration/build.mk
 include man/build.mk
 
 .PHONY: all check check-fast check-san san-checks deps demo install uninstall clean format bench fuzz
