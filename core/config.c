@@ -57,76 +57,146 @@ int chaos_rule_list_add(struct chaos_rule_list *l, const char *text, const char 
 	return 0;
 }
 
-/* A JSON scalar as an option value; -1 if it is not a string or a number. */
-static int json_value(const cJSON *item, char *value, size_t len)
+/* A word of a rule from a JSON string: not empty, no white space or control characters (a
+ * value must not become two options).  Returns 0 or -1 with a message naming the key. */
+static int json_word(const char *key, const char *v, char *err, size_t errlen)
 {
-	if (cJSON_IsString(item)) {
-		if (!*item->valuestring || strpbrk(item->valuestring, " \t\n"))
+	if (!*v) {
+		snprintf(err, errlen, "\"%s\" is empty", key);
+		return -1;
+	}
+	for (const char *p = v; *p; p++) {
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
+			snprintf(err, errlen, "\"%s\" must be one word, not '%.40s%s'", key, v,
+				 strlen(v) > 40 ? "..." : "");
+			for (char *e = err; *e; e++)
+				if ((unsigned char)*e < 0x20 || *e == 0x7f)
+					*e = '?';
 			return -1;
-		snprintf(value, len, "%s", item->valuestring);
+		}
+	}
+	return 0;
+}
+
+/* A JSON scalar as an option value: a string is taken as written, a number is printed in
+ * the shortest form that reads back as the same number ("count": 3, "p": 0.25). */
+static int json_value(const cJSON *item, char *value, size_t len, char *err, size_t errlen)
+{
+	const char *key = item->string;
+
+	if (cJSON_IsString(item)) {
+		if (json_word(key, item->valuestring, err, errlen) < 0)
+			return -1;
+		if (strlen(item->valuestring) >= len) {
+			snprintf(err, errlen, "\"%s\" is longer than %zu characters", key, len - 1);
+			return -1;
+		}
+		memcpy(value, item->valuestring, strlen(item->valuestring) + 1);
 		return 0;
 	}
 	if (cJSON_IsNumber(item)) {
 		double d = item->valuedouble;
-		if (d >= 0 && d < 1e15 && d == (double)(long long)d)
+		if (d > -9e18 && d < 9e18 && d == (double)(long long)d) {
 			snprintf(value, len, "%lld", (long long)d);
-		else
-			snprintf(value, len, "%.6g", d);
+			return 0;
+		}
+		for (int prec = 1; prec <= 17; prec++) {
+			snprintf(value, len, "%.*g", prec, d);
+			if (strtod(value, NULL) == d)
+				break;
+		}
 		return 0;
 	}
+	snprintf(err, errlen, "\"%s\" must be a string or a number", key);
 	return -1;
+}
+
+/* Append " TEXT" to buf; -1 if the rule would be too long. */
+static int append(char *buf, size_t len, size_t *used, const char *a, const char *b,
+		  const char *c)
+{
+	int n = snprintf(buf + *used, len - *used, "%s%s%s", a, b, c);
+	if (n < 0 || (size_t)n >= len - *used)
+		return -1;
+	*used += (size_t)n;
+	return 0;
 }
 
 /* Turn {"target": T, "action": A, "KEY": V...} into "T A KEY=V ...".  An action that takes a
  * value may give it as its own key: {"action": "error", "error": "ECONNRESET"}. */
 static int object_to_text(const cJSON *o, char *buf, size_t len, char *err, size_t errlen)
 {
-	const cJSON *target = cJSON_GetObjectItemCaseSensitive(o, "target");
-	const cJSON *action = cJSON_GetObjectItemCaseSensitive(o, "action");
-	const cJSON *item;
-	char value[128], act[192];
-	size_t used;
-	int n;
+	const cJSON *target = NULL, *action = NULL, *item;
+	const char *act;
+	char value[CHAOS_RULE_TEXT_MAX + 1];
+	size_t used = 0;
 
-	if (!cJSON_IsString(target) || !*target->valuestring) {
-		snprintf(err, errlen, "needs \"target\" as a string");
-		return -1;
-	}
-	if (!cJSON_IsString(action) || !*action->valuestring) {
-		snprintf(err, errlen, "needs \"action\" as a string");
-		return -1;
-	}
-	snprintf(act, sizeof(act), "%s", action->valuestring);
-	item = cJSON_GetObjectItemCaseSensitive(o, action->valuestring);
-	if (item && !strchr(action->valuestring, '=')) {
-		if (json_value(item, value, sizeof(value)) < 0) {
-			snprintf(err, errlen, "\"%s\" must be a string or a number", item->string);
+	cJSON_ArrayForEach(item, o)
+	{
+		const cJSON **slot = strcmp(item->string, "target") == 0   ? &target
+				     : strcmp(item->string, "action") == 0 ? &action
+									   : NULL;
+		if (!slot)
+			continue;
+		if (*slot) {
+			snprintf(err, errlen, "\"%s\" is given twice", item->string);
 			return -1;
 		}
-		snprintf(act, sizeof(act), "%s=%s", action->valuestring, value);
+		if (!cJSON_IsString(item)) {
+			snprintf(err, errlen, "\"%s\" must be a string", item->string);
+			return -1;
+		}
+		if (json_word(item->string, item->valuestring, err, errlen) < 0)
+			return -1;
+		*slot = item;
 	}
-	n = snprintf(buf, len, "%s %s", target->valuestring, act);
-	if (n < 0 || (size_t)n >= len)
+	if (!target) {
+		snprintf(err, errlen, "no \"target\" (like \"target\": \"redis.local:6379\")");
+		return -1;
+	}
+	if (!action) {
+		snprintf(err, errlen, "no \"action\" (like \"action\": \"refuse\")");
+		return -1;
+	}
+	act = action->valuestring;
+	if (append(buf, len, &used, target->valuestring, " ", act) < 0)
 		goto too_long;
-	used = (size_t)n;
+	/* the action's value under its own name: "error": "EPIPE" */
+	const cJSON *aval = NULL;
+	cJSON_ArrayForEach(item, o)
+	{
+		if (strchr(act, '=') || strcmp(item->string, act) != 0)
+			continue;
+		if (aval) {
+			snprintf(err, errlen, "\"%.40s\" is given twice", act);
+			return -1;
+		}
+		aval = item;
+	}
+	if (aval) {
+		if (json_value(aval, value, sizeof(value), err, errlen) < 0)
+			return -1;
+		if (append(buf, len, &used, "=", value, "") < 0)
+			goto too_long;
+	}
 	cJSON_ArrayForEach(item, o)
 	{
 		const char *k = item->string;
 		if (strcmp(k, "target") == 0 || strcmp(k, "action") == 0 ||
-		    strcmp(k, action->valuestring) == 0)
+		    (!strchr(act, '=') && strcmp(k, act) == 0))
 			continue;
-		if (!*k || strpbrk(k, " \t\n=")) {
-			snprintf(err, errlen, "key \"%s\" is not an option name", k);
+		if (!*k || strpbrk(k, "=") || json_word(k, k, err, errlen) < 0) {
+			snprintf(err, errlen, "key \"%.40s\" is not an option name", k);
+			for (char *e = err; *e; e++)
+				if ((unsigned char)*e < 0x20 || *e == 0x7f)
+					*e = '?';
 			return -1;
 		}
-		if (json_value(item, value, sizeof(value)) < 0) {
-			snprintf(err, errlen, "\"%s\" must be a string or a number", k);
+		if (json_value(item, value, sizeof(value), err, errlen) < 0)
 			return -1;
-		}
-		n = snprintf(buf + used, len - used, " %s=%s", k, value);
-		if (n < 0 || (size_t)n >= len - used)
+		if (append(buf, len, &used, " ", k, "=") < 0 ||
+		    append(buf, len, &used, value, "", "") < 0)
 			goto too_long;
-		used += (size_t)n;
 	}
 	return 0;
 too_long:
@@ -134,33 +204,50 @@ too_long:
 	return -1;
 }
 
+/* Drop the rules after the first n (a document that failed adds none). */
+static void truncate_list(struct chaos_rule_list *l, size_t n)
+{
+	while (l->n > n) {
+		l->n--;
+		free(l->texts[l->n]);
+		free(l->origins[l->n]);
+	}
+}
+
 int chaos_rule_list_add_json(struct chaos_rule_list *l, const char *json, const char *name,
 			     char *err, size_t errlen)
 {
-	cJSON *doc = cJSON_Parse(json);
-	int rc = -1;
+	const char *end = NULL, *p;
+	cJSON *doc;
+	int rc = -1, line = 1, col = 1;
+	size_t n0 = l->n;
 	char origin[512], msg[CHAOS_ERR_MAX], text[CHAOS_RULE_TEXT_MAX + 1];
 
+	for (p = json; *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'; p++)
+		;
+	if (!*p) {
+		snprintf(err, errlen, "%s: empty file, expected {\"faults\": [...]}", name);
+		return -1;
+	}
+	doc = cJSON_ParseWithOpts(json, &end, 1);
 	if (!doc) {
-		const char *at = cJSON_GetErrorPtr();
-		int line = 1;
-		if (at)
-			for (const char *p = json; p < at && *p; p++)
-				line += *p == '\n';
-		snprintf(err, errlen, "%s: line %d: not valid JSON", name, line);
+		/* cJSON points at the byte where it gave up (or just after it) */
+		const char *at = end ? end : cJSON_GetErrorPtr();
+		if (!at)
+			at = json;
+		for (p = json; p < at && *p; p++) {
+			if (*p == '\n') {
+				line++;
+				col = 1;
+			} else {
+				col++;
+			}
+		}
+		snprintf(err, errlen, "%s: line %d, column %d: not valid JSON", name, line, col);
 		return -1;
 	}
 	if (!cJSON_IsObject(doc)) {
 		snprintf(err, errlen, "%s: expected an object {\"faults\": [...]}", name);
-		goto out;
-	}
-	const cJSON *faults = cJSON_GetObjectItemCaseSensitive(doc, "faults");
-	if (!faults) {
-		snprintf(err, errlen, "%s: no \"faults\" list", name);
-		goto out;
-	}
-	if (!cJSON_IsArray(faults)) {
-		snprintf(err, errlen, "%s: \"faults\" must be a list", name);
 		goto out;
 	}
 	const cJSON *item;
@@ -168,10 +255,23 @@ int chaos_rule_list_add_json(struct chaos_rule_list *l, const char *json, const 
 	cJSON_ArrayForEach(key, doc)
 	{
 		if (strcmp(key->string, "faults") != 0) {
-			snprintf(err, errlen, "%s: unknown key \"%s\" (expected \"faults\")", name,
+			snprintf(err, errlen, "%s: unknown key \"%.40s\" (expected \"faults\")", name,
 				 key->string);
 			goto out;
 		}
+	}
+	const cJSON *faults = cJSON_GetObjectItemCaseSensitive(doc, "faults");
+	if (!faults) {
+		snprintf(err, errlen, "%s: no \"faults\" list", name);
+		goto out;
+	}
+	if (faults != doc->child || faults->next) {
+		snprintf(err, errlen, "%s: \"faults\" is given twice", name);
+		goto out;
+	}
+	if (!cJSON_IsArray(faults)) {
+		snprintf(err, errlen, "%s: \"faults\" must be a list", name);
+		goto out;
 	}
 	int i = 0;
 	cJSON_ArrayForEach(item, faults)
@@ -195,6 +295,8 @@ int chaos_rule_list_add_json(struct chaos_rule_list *l, const char *json, const 
 	}
 	rc = 0;
 out:
+	if (rc < 0)
+		truncate_list(l, n0);
 	cJSON_Delete(doc);
 	return rc;
 }

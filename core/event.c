@@ -29,6 +29,37 @@ static void puts_(struct out *o, const char *s)
 	put(o, s, strlen(s));
 }
 
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if the bytes there are not one
+ * (overlong forms, surrogates and code points beyond U+10FFFF are not). */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0];
+	size_t n;
+	unsigned cp, min;
+
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xe0) == 0xc0) {
+		n = 2, cp = c & 0x1f, min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 3, cp = c & 0x0f, min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 4, cp = c & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0; /* also stops at the terminating NUL */
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* A JSON string: '"' and '\\' escaped, control characters as \u00XX, and bytes that are not
+ * UTF-8 (a host name a program made up) as U+FFFD, so every line is valid JSON. */
 static void put_str(struct out *o, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -37,16 +68,23 @@ static void put_str(struct out *o, const char *s)
 		return;
 	}
 	put(o, "\"", 1);
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char c = (unsigned char)*s;
+		size_t n;
 		if (c == '"' || c == '\\') {
 			char e[2] = { '\\', (char)c };
 			put(o, e, 2);
-		} else if (c < 0x20) {
+			s++;
+		} else if (c < 0x20 || c == 0x7f) {
 			char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
 			put(o, e, 6);
+			s++;
+		} else if ((n = utf8_len((const unsigned char *)s)) == 0) {
+			puts_(o, "\\ufffd");
+			s++;
 		} else {
-			put(o, (const char *)&c, 1);
+			put(o, s, n);
+			s += n;
 		}
 	}
 	put(o, "\"", 1);

@@ -9,7 +9,7 @@ static char lower(char c)
 	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-/* Glob with `*` matching any run of characters, case-insensitive; pattern is lower case. */
+/* Glob with `*` matching any run of characters (dots too), case-insensitive. */
 static bool glob(const char *p, const char *pend, const char *s, const char *send)
 {
 	const char *star = NULL, *resume = NULL;
@@ -18,7 +18,7 @@ static bool glob(const char *p, const char *pend, const char *s, const char *sen
 		if (p < pend && *p == '*') {
 			star = p++;
 			resume = s;
-		} else if (p < pend && *p == lower(*s)) {
+		} else if (p < pend && lower(*p) == lower(*s)) {
 			p++;
 			s++;
 		} else if (star) {
@@ -96,8 +96,10 @@ bool chaos_window_open(const struct chaos_rule *r, uint64_t armed_ns, uint64_t n
 	if ((r->set & CHAOS_SET_FOR) && t >= r->for_ns)
 		return false;
 	if (r->set & CHAOS_SET_FLAP) {
-		/* off for UP, then on for DOWN, and again */
-		uint64_t phase = t % (r->flap_up_ns + r->flap_down_ns);
+		/* off for UP, then on for DOWN, and again; a period beyond 2^64 ns never wraps */
+		uint64_t period, phase = t;
+		if (!__builtin_add_overflow(r->flap_up_ns, r->flap_down_ns, &period) && period)
+			phase = t % period;
 		return phase >= r->flap_up_ns;
 	}
 	return true;

@@ -124,6 +124,7 @@ static const struct unit size_units[] = {
 	{ "", 1 },
 	{ "B", 1 },
 	{ "KB", 1000 },
+	{ "kB", 1000 },
 	{ "KiB", 1024 },
 	{ "MB", 1000 * 1000 },
 	{ "MiB", 1024 * 1024 },
@@ -140,6 +141,7 @@ int chaos_parse_size(const char *s, uint64_t *bytes)
 static const struct unit rate_units[] = {
 	{ "B/s", 1 },
 	{ "KB/s", 1000 },
+	{ "kB/s", 1000 },
 	{ "KiB/s", 1024 },
 	{ "MB/s", 1000 * 1000 },
 	{ "MiB/s", 1024 * 1024 },
@@ -152,6 +154,7 @@ static const struct unit rate_units[] = {
 static const struct unit bitrate_units[] = {
 	{ "bit/s", 1 },
 	{ "Kbit/s", 1000 },
+	{ "kbit/s", 1000 },
 	{ "Mbit/s", 1000 * 1000 },
 	{ "Gbit/s", 1000ULL * 1000 * 1000 },
 	{ NULL, 0 },
@@ -160,11 +163,14 @@ static const struct unit bitrate_units[] = {
 int chaos_parse_rate(const char *s, uint64_t *bps)
 {
 	uint64_t v;
-	if (parse_with_unit(s, rate_units, &v) == 0) {
+	int r = parse_with_unit(s, rate_units, &v);
+	if (r == 0) {
 		*bps = v;
 		return 0;
 	}
-	int r = parse_with_unit(s, bitrate_units, &v);
+	if (r == -ERANGE)
+		return r;
+	r = parse_with_unit(s, bitrate_units, &v);
 	if (r < 0)
 		return r;
 	*bps = v / 8;
