@@ -23,6 +23,16 @@ EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, s
 		return real_getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
 
 	size_t n = names_get(d.family, d.addr, names, NAMES_PER_ADDR);
+	/* a fake answers for its address even where this process never looked the name up:
+	 * add the exact names of dns=ADDRESS rules for this address */
+	for (size_t i = 0; i < set->n && n < NAMES_PER_ADDR; i++) {
+		const struct chaos_rule *r = &set->rules[i].r;
+		if (r->action == CHAOS_ACT_DNS && r->dns == CHAOS_DNS_ADDRESS &&
+		    r->target.kind == CHAOS_HOST_NAME && !strchr(r->target.name, '*') &&
+		    r->dns_family == d.family &&
+		    !memcmp(r->dns_addr, d.addr, d.family == AF_INET ? 4 : 16))
+			names[n++] = r->target.name;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct prule *p = rules_fire_dns(set, names[i]);
 		char addr[INET6_ADDRSTRLEN];
@@ -34,7 +44,7 @@ EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, s
 								  d.family == AF_INET ? 4 : 16))
 				continue;
 			int rc = real_getnameinfo(sa, salen, host, hostlen, serv, servlen,
-						  flags | NI_NUMERICHOST);
+						  (flags & ~NI_NAMEREQD) | NI_NUMERICHOST);
 			if (rc != 0)
 				return rc;
 			if (strlen(names[i]) + 1 > hostlen)
@@ -51,7 +61,7 @@ EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, s
 		}
 		log_fault("getnameinfo", &d, NULL, names[i], p, "numeric");
 		return real_getnameinfo(sa, salen, host, hostlen, serv, servlen,
-					flags | NI_NUMERICHOST);
+					(flags & ~NI_NAMEREQD) | NI_NUMERICHOST);
 	}
 	return real_getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
 }
