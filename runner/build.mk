@@ -1,0 +1,33 @@
+# runner/build.mk -- chaos-run, the Chaos Toolkit compatible experiment runner, and its tests:
+# cmocka unit tests (tests/runner/test_*.c, also under SAN=1), integration and conformance
+# scripts (tests/runner/*.sh, *.py).
+
+RUNNER_SRCS := $(filter-out runner/run_main.c,$(wildcard runner/run_*.c))
+RUNNER_OBJS := $(RUNNER_SRCS:%.c=$(O)/%.o)
+RUNNER_LIB := $(O)/runner/librunner.a
+RUNNER_LDLIBS := -lcurl -lyaml -lpcre2-8 -lpthread -lm
+
+$(RUNNER_LIB): $(RUNNER_OBJS)
+	$(call msg,AR,$@)$(AR) rcs $@ $^
+
+$(O)/chaos-run: $(O)/runner/run_main.o $(RUNNER_LIB) $(CORE_LIBS)
+	$(call msg,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CORE_LDLIBS) $(RUNNER_LDLIBS)
+
+BINS += $(O)/chaos-run
+
+RUNNER_TEST_SRCS := $(wildcard tests/runner/test_*.c)
+RUNNER_TESTS := $(RUNNER_TEST_SRCS:tests/runner/%.c=$(O)/tests/runner/%)
+
+$(O)/tests/runner/%: $(O)/tests/runner/%.o $(RUNNER_LIB) $(CORE_LIBS)
+	$(call msg,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CORE_LDLIBS) $(RUNNER_LDLIBS) -lcmocka
+
+.PHONY: check-runner check-runner-unit
+check-runner-unit: $(RUNNER_TESTS)
+	$(Q)for t in $(RUNNER_TESTS); do $$t >$$t.log 2>&1 || { cat $$t.log; echo "FAIL $$t"; exit 1; }; \
+		printf '  %-7s %s\n' PASS "$$t"; done
+
+check-runner: check-runner-unit $(O)/chaos-run
+	$(Q)O=$(O) tests/runner/run-all.sh
+
+CHECKS += check-runner
+SAN_CHECKS += check-runner-unit

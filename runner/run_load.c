@@ -1,0 +1,468 @@
+/* run_load.c -- reading experiments and var files: JSON with cJSON, YAML with libyaml
+ *
+ * YAML is resolved like PyYAML's safe_load (YAML 1.1): plain null/~, true/false/yes/no/on/off,
+ * integers (decimal, 0x, 0o, 0b, with _), floats (with a dot or .inf/.nan), everything else a
+ * string; quoted scalars are strings; anchors and aliases are copied; !!str/!!int/!!float/!!bool
+ * tags are honoured.  Mapping keys must be scalars.
+ */
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+static char *read_all(const char *path, size_t *len, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			snprintf(err, errlen, "Path \"%s\" does not exist.", path);
+		else
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat sb;
+	if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		close(fd);
+		snprintf(err, errlen, "%s: is a directory", path);
+		return NULL;
+	}
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (!buf) {
+			close(fd);
+			snprintf(err, errlen, "%s: out of memory", path);
+			return NULL;
+		}
+		if (n + 1 >= cap) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				continue;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			free(buf);
+			close(fd);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+cJSON *run_parse_json(const char *text, char *err, size_t errlen)
+{
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithOpts(text, &end, true);
+	if (root)
+		return root;
+	if (!end)
+		end = text;
+	int line = 1, col = 1;
+	for (const char *p = text; p < end && *p; p++) {
+		if (*p == '\n') {
+			line++;
+			col = 1;
+		} else
+			col++;
+	}
+	if (!*end)
+		snprintf(err, errlen, "invalid JSON: unexpected end of file at line %d", line);
+	else
+		snprintf(err, errlen, "invalid JSON at line %d, column %d", line, col);
+	return NULL;
+}
+
+/* ---- YAML ------------------------------------------------------------------------------- */
+
+struct anchor {
+	char *name;
+	cJSON *value;
+};
+
+struct yparser {
+	yaml_parser_t p;
+	struct anchor *anchors;
+	size_t nanchors;
+	char *err;
+	size_t errlen;
+};
+
+static void yerr(struct yparser *y, const yaml_mark_t *m, const char *msg)
+{
+	snprintf(y->err, y->errlen, "line %zu, column %zu: %s", m->line + 1, m->column + 1, msg);
+}
+
+static bool all_match(const char *s, const char *set)
+{
+	return *s && strspn(s, set) == strlen(s);
+}
+
+/* PyYAML's int resolver, on a copy without underscores. */
+static bool yaml_int(const char *s, double *out)
+{
+	char clean[128];
+	size_t n = 0;
+	for (const char *p = s; *p && n < sizeof(clean) - 1; p++)
+		if (*p != '_')
+			clean[n++] = *p;
+	clean[n] = '\0';
+	if (strlen(s) >= sizeof(clean) - 1 || !n || strchr(s, '_') == s)
+		return false;
+	const char *p = clean;
+	int sign = 1;
+	if (*p == '+' || *p == '-') {
+		if (*p == '-')
+			sign = -1;
+		p++;
+	}
+	int base = 10;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
+		if (!all_match(p, "0123456789abcdefABCDEF"))
+			return false;
+	} else if (p[0] == '0' && (p[1] == 'b' || p[1] == 'B')) {
+		base = 2;
+		p += 2;
+		if (!all_match(p, "01"))
+			return false;
+	} else if (p[0] == '0' && (p[1] == 'o' || p[1] == 'O')) {
+		base = 8;
+		p += 2;
+		if (!all_match(p, "01234567"))
+			return false;
+	} else if (p[0] == '0' && p[1]) {
+		base = 8; /* YAML 1.1: 0755 */
+		if (!all_match(p, "01234567"))
+			return false;
+	} else if (!all_match(p, "0123456789")) {
+		return false;
+	}
+	errno = 0;
+	unsigned long long v = strtoull(p, NULL, base);
+	if (errno)
+		return false;
+	*out = sign * (double)v;
+	return true;
+}
+
+/* PyYAML's float resolver: [-+]?(digits.digits*|.digits)([eE][-+]digits)?, .inf, .nan */
+static bool yaml_float(const char *s, double *out)
+{
+	const char *p = s;
+	if (*p == '+' || *p == '-')
+		p++;
+	if (!strcasecmp(p, ".inf")) {
+		*out = *s == '-' ? -INFINITY : INFINITY;
+		return true;
+	}
+	if (!strcasecmp(s, ".nan")) {
+		*out = NAN;
+		return true;
+	}
+	if (!strchr(s, '.'))
+		return false;
+	char clean[128];
+	size_t n = 0;
+	for (const char *q = s; *q && n < sizeof(clean) - 1; q++)
+		if (*q != '_')
+			clean[n++] = *q;
+	clean[n] = '\0';
+	/* digits, one dot, optional exponent with a sign */
+	const char *q = clean;
+	if (*q == '+' || *q == '-')
+		q++;
+	size_t d1 = strspn(q, "0123456789");
+	q += d1;
+	if (*q != '.')
+		return false;
+	q++;
+	size_t d2 = strspn(q, "0123456789");
+	q += d2;
+	if (!d1 && !d2)
+		return false;
+	if (*q == 'e' || *q == 'E') {
+		q++;
+		if (*q != '+' && *q != '-')
+			return false;
+		q++;
+		if (!strspn(q, "0123456789"))
+			return false;
+		q += strspn(q, "0123456789");
+	}
+	if (*q)
+		return false;
+	*out = strtod(clean, NULL);
+	return true;
+}
+
+static cJSON *yaml_scalar(const yaml_event_t *ev)
+{
+	const char *v = (const char *)ev->data.scalar.value;
+	const char *tag = (const char *)ev->data.scalar.tag;
+	double d;
+	if (tag && !strcmp(tag, YAML_STR_TAG))
+		return cJSON_CreateString(v);
+	bool plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	if (tag && !strcmp(tag, YAML_INT_TAG) && yaml_int(v, &d))
+		return cJSON_CreateNumber(d);
+	if (tag && !strcmp(tag, YAML_FLOAT_TAG) && (yaml_float(v, &d) || yaml_int(v, &d)))
+		return rj_float(d);
+	if (tag && !strcmp(tag, YAML_NULL_TAG))
+		return cJSON_CreateNull();
+	if (!plain && !(tag && !strcmp(tag, YAML_BOOL_TAG)))
+		return cJSON_CreateString(v);
+	if (!*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+	    !strcmp(v, "NULL"))
+		return cJSON_CreateNull();
+	static const char *const yes[] = {"yes", "Yes", "YES", "true", "True", "TRUE", "on", "On",
+					  "ON", NULL};
+	static const char *const no[] = {"no", "No", "NO", "false", "False", "FALSE", "off", "Off",
+					 "OFF", NULL};
+	for (int i = 0; yes[i]; i++)
+		if (!strcmp(v, yes[i]))
+			return cJSON_CreateTrue();
+	for (int i = 0; no[i]; i++)
+		if (!strcmp(v, no[i]))
+			return cJSON_CreateFalse();
+	if (yaml_int(v, &d))
+		return cJSON_CreateNumber(d);
+	if (yaml_float(v, &d))
+		return rj_float(d);
+	return cJSON_CreateString(v);
+}
+
+static int remember(struct yparser *y, const yaml_char_t *anchor, const cJSON *value)
+{
+	if (!anchor)
+		return 0;
+	struct anchor *a = realloc(y->anchors, (y->nanchors + 1) * sizeof(*a));
+	if (!a)
+		return -1;
+	y->anchors = a;
+	a[y->nanchors].name = strdup((const char *)anchor);
+	a[y->nanchors].value = cJSON_Duplicate(value, true);
+	y->nanchors++;
+	return 0;
+}
+
+static cJSON *parse_node(struct yparser *y, yaml_event_t *ev);
+
+static bool next_event(struct yparser *y, yaml_event_t *ev)
+{
+	if (!yaml_parser_parse(&y->p, ev)) {
+		yerr(y, &y->p.problem_mark, y->p.problem ? y->p.problem : "invalid YAML");
+		return false;
+	}
+	return true;
+}
+
+static cJSON *parse_node(struct yparser *y, yaml_event_t *ev)
+{
+	cJSON *node = NULL;
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		node = yaml_scalar(ev);
+		if (node)
+			remember(y, ev->data.scalar.anchor, node);
+		return node;
+	case YAML_ALIAS_EVENT:
+		for (size_t i = y->nanchors; i-- > 0;)
+			if (!strcmp(y->anchors[i].name, (const char *)ev->data.alias.anchor))
+				return cJSON_Duplicate(y->anchors[i].value, true);
+		yerr(y, &ev->start_mark, "unknown alias");
+		return NULL;
+	case YAML_SEQUENCE_START_EVENT: {
+		yaml_char_t *anchor = ev->data.sequence_start.anchor
+			? (yaml_char_t *)strdup((char *)ev->data.sequence_start.anchor) : NULL;
+		node = cJSON_CreateArray();
+		for (;;) {
+			yaml_event_t e;
+			if (!next_event(y, &e))
+				goto fail_seq;
+			if (e.type == YAML_SEQUENCE_END_EVENT) {
+				yaml_event_delete(&e);
+				break;
+			}
+			cJSON *item = parse_node(y, &e);
+			yaml_event_delete(&e);
+			if (!item)
+				goto fail_seq;
+			cJSON_AddItemToArray(node, item);
+		}
+		remember(y, anchor, node);
+		free(anchor);
+		return node;
+fail_seq:
+		free(anchor);
+		cJSON_Delete(node);
+		return NULL;
+	}
+	case YAML_MAPPING_START_EVENT: {
+		yaml_char_t *anchor = ev->data.mapping_start.anchor
+			? (yaml_char_t *)strdup((char *)ev->data.mapping_start.anchor) : NULL;
+		node = cJSON_CreateObject();
+		for (;;) {
+			yaml_event_t k, v;
+			if (!next_event(y, &k))
+				goto fail_map;
+			if (k.type == YAML_MAPPING_END_EVENT) {
+				yaml_event_delete(&k);
+				break;
+			}
+			if (k.type != YAML_SCALAR_EVENT) {
+				yerr(y, &k.start_mark, "mapping keys must be scalars");
+				yaml_event_delete(&k);
+				goto fail_map;
+			}
+			char *key = strdup((const char *)k.data.scalar.value);
+			yaml_event_delete(&k);
+			if (!next_event(y, &v)) {
+				free(key);
+				goto fail_map;
+			}
+			cJSON *val = parse_node(y, &v);
+			yaml_event_delete(&v);
+			if (!val) {
+				free(key);
+				goto fail_map;
+			}
+			if (!strcmp(key, "<<") && cJSON_IsObject(val)) {
+				/* merge key: copy the keys this mapping does not set */
+				for (cJSON *c = val->child; c; c = c->next)
+					if (!cJSON_GetObjectItemCaseSensitive(node, c->string))
+						cJSON_AddItemToObject(node, c->string,
+								      cJSON_Duplicate(c, true));
+				cJSON_Delete(val);
+			} else {
+				rj_set(node, key, val);
+			}
+			free(key);
+		}
+		remember(y, anchor, node);
+		free(anchor);
+		return node;
+fail_map:
+		free(anchor);
+		cJSON_Delete(node);
+		return NULL;
+	}
+	default:
+		yerr(y, &ev->start_mark, "unexpected YAML event");
+		return NULL;
+	}
+}
+
+cJSON *run_parse_yaml(const char *text, size_t len, char *err, size_t errlen)
+{
+	struct yparser y = {.err = err, .errlen = errlen};
+	cJSON *root = NULL;
+	yaml_event_t ev;
+	if (!yaml_parser_initialize(&y.p)) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	yaml_parser_set_input_string(&y.p, (const unsigned char *)text, len);
+	bool in_doc = false;
+	for (;;) {
+		if (!next_event(&y, &ev))
+			goto fail;
+		yaml_event_type_t t = ev.type;
+		if (t == YAML_STREAM_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		if (t == YAML_DOCUMENT_START_EVENT) {
+			if (root) {
+				yerr(&y, &ev.start_mark,
+				     "expected a single document in the stream");
+				yaml_event_delete(&ev);
+				goto fail;
+			}
+			in_doc = true;
+		} else if (t == YAML_DOCUMENT_END_EVENT) {
+			in_doc = false;
+		} else if (in_doc && t != YAML_STREAM_START_EVENT) {
+			root = parse_node(&y, &ev);
+			if (!root) {
+				yaml_event_delete(&ev);
+				goto fail;
+			}
+		}
+		yaml_event_delete(&ev);
+	}
+	if (!root)
+		root = cJSON_CreateNull();
+	goto out;
+fail:
+	cJSON_Delete(root);
+	root = NULL;
+out:
+	for (size_t i = 0; i < y.nanchors; i++) {
+		free(y.anchors[i].name);
+		cJSON_Delete(y.anchors[i].value);
+	}
+	free(y.anchors);
+	yaml_parser_delete(&y.p);
+	return root;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && !strcasecmp(s + n - m, suffix);
+}
+
+cJSON *run_load_file(const char *path, char *err, size_t errlen)
+{
+	bool yaml = ends_with(path, ".yaml") || ends_with(path, ".yml");
+	if (!yaml && !ends_with(path, ".json")) {
+		if (access(path, F_OK) != 0) {
+			snprintf(err, errlen, "Path \"%s\" does not exist.", path);
+			return NULL;
+		}
+		snprintf(err, errlen,
+			 "%s: only files with json, yaml or yml extensions are supported", path);
+		return NULL;
+	}
+	size_t len;
+	char *text = read_all(path, &len, err, errlen);
+	if (!text)
+		return NULL;
+	if (memchr(text, '\0', len)) {
+		snprintf(err, errlen, "%s: contains a NUL byte", path);
+		free(text);
+		return NULL;
+	}
+	char msg[RUN_ERR_MAX];
+	cJSON *doc = yaml ? run_parse_yaml(text, len, msg, sizeof(msg))
+			  : run_parse_json(text, msg, sizeof(msg));
+	free(text);
+	if (!doc) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		return NULL;
+	}
+	return doc;
+}
