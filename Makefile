@@ -66,6 +66,8 @@ include tests/build.mk
 include tests/integration/build.mk
 include man/build.mk
 
+CHECKS += check-install
+
 .PHONY: all check check-fast check-san san-checks deps demo install uninstall clean format bench fuzz
 
 all: $(BINS) $(PKGLIBS)
@@ -101,6 +103,19 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PKGLIBDIR)/,$(notdir $(PKGLIBS)))
 	-rmdir $(DESTDIR)$(PKGLIBDIR) 2>/dev/null
 	for m in $(MANS); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+
+# check-install: install into a scratch DESTDIR, run the installed chaos-exec, uninstall, and
+# make sure nothing is left behind
+check-install: all
+	$(Q)d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	$(MAKE) --no-print-directory -s install DESTDIR=$$d PREFIX=/usr >/dev/null && \
+	test -x $$d/usr/bin/chaos-exec && test -f $$d/usr/lib/chaos/libchaos-preload.so && \
+	test -f $$d/usr/share/man/man1/chaos-exec.1 && \
+	out=$$($$d/usr/bin/chaos-exec -- sh -c 'echo "$$LD_PRELOAD"') && \
+	test "$$out" = "$$d/usr/lib/chaos/libchaos-preload.so" && \
+	$(MAKE) --no-print-directory -s uninstall DESTDIR=$$d PREFIX=/usr && \
+	left=$$(find $$d -type f) && test -z "$$left" || { echo "check-install failed: $$left"; exit 1; }
+	@printf '  %-7s %s\n' PASS check-install
 
 clean:
 	rm -rf build $(CLEAN)

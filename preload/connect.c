@@ -67,6 +67,7 @@ static int inject(int fd, const struct sockaddr *addr, const struct chaos_dest *
 	if (d->proto == CHAOS_PROTO_TCP && arrives_later(err) && nonblocking(fd) &&
 	    steer_to_refusal(fd, addr->sa_family) == 0) {
 		if (e) {
+			fd_still_same(fd, e); /* records the socket's inode */
 			__atomic_fetch_or(&e->flags, FDF_STEERED, __ATOMIC_RELAXED);
 			if (err != ECONNREFUSED) {
 				e->pending_err = err;
@@ -80,6 +81,16 @@ static int inject(int fd, const struct sockaddr *addr, const struct chaos_dest *
 	log_fault("connect", d, NULL, NULL, p, name);
 	errno = err;
 	return -1;
+}
+
+/* Is this connect for the peer whose failure we staged?  (libuv closes with a raw syscall, so a
+ * socket we steered may be gone and its number reused without our close hook seeing it.) */
+static bool same_peer(const struct fd_entry *e, const struct sockaddr *addr, socklen_t len)
+{
+	struct chaos_dest d;
+	return dest_from_sockaddr(addr, len, (enum chaos_proto)e->proto, &d) &&
+	       d.family == e->peer.family && d.port == e->peer.port &&
+	       memcmp(d.addr, e->peer.addr, 16) == 0;
 }
 
 EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
@@ -102,7 +113,8 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return real_connect(fd, addr, len);
 	}
 	struct fd_entry *e = fd_get(fd);
-	if (e && (__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FDF_STEERED)) {
+	if (e && (__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FDF_STEERED) &&
+	    same_peer(e, addr, len) && fd_still_same(fd, e)) {
 		/* connect again on a socket whose injected failure is in flight: the kernel tells
 		 * how it ended (EALREADY, ECONNREFUSED), as it would for the real peer */
 		int rc = real_connect(fd, addr, len);

@@ -129,8 +129,19 @@ enum io_verdict io_before(int fd, enum chaos_call call, const char *fn, const st
 		return IO_PASS;
 	c->e = e;
 	uint16_t flags = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
-	if ((flags & (FDF_RESET | FDF_PENDING)) || !set->io)
-		return IO_PASS; /* io_after fixes up what the kernel says */
+	if (flags & (FDF_RESET | FDF_PENDING)) {
+		if (fd_still_same(fd, e))
+			return IO_PASS; /* io_after fixes up what the kernel says */
+		/* closed behind our back (a raw close syscall) and the number reused */
+		fd_forget(fd);
+		fd_classify(fd, e);
+		if (e->kind != FD_INET) {
+			c->e = NULL;
+			return IO_PASS;
+		}
+	}
+	if (!set->io)
+		return IO_PASS;
 
 	if (to && e->proto == CHAOS_PROTO_UDP) {
 		if (!dest_from_sockaddr(to, tolen, CHAOS_PROTO_UDP, &d))

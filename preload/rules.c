@@ -165,23 +165,29 @@ static bool is_localhost(const char *name)
 	return n > 10 && strncasecmp(name + n - 10, ".localhost", 10) == 0;
 }
 
+/* Failures (nxdomain, servfail, timeout) are looked at before answers (dns=ADDRESS): a name
+ * usually sent to a local fake can still be made to fail by a rule added after the mapping. */
 const struct prule *rules_fire_dns(const struct ruleset *set, const char *name)
 {
 	uint64_t now = 0;
 	if (!(set->on_any & CHAOS_ON_DNS))
 		return NULL;
-	for (size_t i = 0; i < set->n; i++) {
-		const struct prule *p = &set->rules[i];
-		if (p->r.action != CHAOS_ACT_DNS)
-			continue;
-		if (p->r.target.kind == CHAOS_HOST_ANY && is_localhost(name))
-			continue;
-		if (!chaos_target_match_name(&p->r.target, name))
-			continue;
-		if (!now)
-			now = chaos_now_ns();
-		if (chaos_trigger(&p->r, p->st, p->id, chaos_seed, p->armed_ns, now) == CHAOS_FIRE)
-			return p;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < set->n; i++) {
+			const struct prule *p = &set->rules[i];
+			if (p->r.action != CHAOS_ACT_DNS ||
+			    (p->r.dns == CHAOS_DNS_ADDRESS) != (pass == 1))
+				continue;
+			if (p->r.target.kind == CHAOS_HOST_ANY && is_localhost(name))
+				continue;
+			if (!chaos_target_match_name(&p->r.target, name))
+				continue;
+			if (!now)
+				now = chaos_now_ns();
+			if (chaos_trigger(&p->r, p->st, p->id, chaos_seed, p->armed_ns, now) ==
+			    CHAOS_FIRE)
+				return p;
+		}
 	}
 	return NULL;
 }

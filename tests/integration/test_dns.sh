@@ -21,6 +21,10 @@ check "ghbn servfail" TRY_AGAIN "$(X -f 'db.local dns=servfail' -- "$NETPROBE" g
 check "ghbn_r nxdomain" "HOST_NOT_FOUND rc=0" "$(X -f 'db.local dns=nxdomain' -- "$NETPROBE" ghbn_r db.local)"
 check "ghbn_r servfail" "TRY_AGAIN rc=11" "$(X -f 'db.local dns=servfail' -- "$NETPROBE" ghbn_r db.local)"
 
+# a failure wins over an answer, whatever the order
+check "failure before answer" EAI_NONAME "$(X -f 'db.local dns=127.0.0.7' -f 'db.local dns=nxdomain' -- "$NETPROBE" gai db.local)"
+check "answer when the failure does not fire" "ok 127.0.0.7" "$(X -f 'db.local dns=127.0.0.7' -f 'db.local dns=nxdomain p=0' -- "$NETPROBE" gai db.local)"
+
 # globs, case, trailing dot; other names and numeric hosts untouched
 check "glob" EAI_NONAME "$(X -f '*.internal dns=nxdomain' -- "$NETPROBE" gai Cache.Prod.INTERNAL.)"
 check "glob other" "ok 127.0.0.1" "$(X -f '*.internal dns=nxdomain' -- "$NETPROBE" gai localhost)"
