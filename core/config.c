@@ -100,6 +100,12 @@ static int json_value(const cJSON *item, char *value, size_t len, char *err, siz
 			snprintf(value, len, "%lld", (long long)d);
 			return 0;
 		}
+		/* plain decimals ("0.0000001", not "1e-07"), exponents only where they must be */
+		for (int prec = 0; prec <= 20 && d > -1e15 && d < 1e15; prec++) {
+			snprintf(value, len, "%.*f", prec, d);
+			if (strtod(value, NULL) == d)
+				return 0;
+		}
 		for (int prec = 1; prec <= 17; prec++) {
 			snprintf(value, len, "%.*g", prec, d);
 			if (strtod(value, NULL) == d)
@@ -243,7 +249,8 @@ int chaos_rule_list_add_json(struct chaos_rule_list *l, const char *json, const 
 				col++;
 			}
 		}
-		snprintf(err, errlen, "%s: line %d, column %d: not valid JSON", name, line, col);
+		snprintf(err, errlen, "%s: line %d, column %d: not valid JSON%s", name, line, col,
+			 *p ? "" : " (it ends too early)");
 		return -1;
 	}
 	if (!cJSON_IsObject(doc)) {
@@ -301,6 +308,8 @@ out:
 	return rc;
 }
 
+#define CONFIG_MAX (64u << 20) /* a config file is rules, not data */
+
 int chaos_rule_list_add_file(struct chaos_rule_list *l, const char *path, char *err,
 			     size_t errlen)
 {
@@ -315,12 +324,6 @@ int chaos_rule_list_add_file(struct chaos_rule_list *l, const char *path, char *
 	}
 	for (;;) {
 		if (cap - len < 4096) {
-			if (cap > 64 << 20) {
-				snprintf(err, errlen, "%s: larger than 64 MiB", path);
-				free(data);
-				fclose(f);
-				return -1;
-			}
 			cap = cap ? cap * 2 : 8192;
 			char *d = realloc(data, cap);
 			if (!d) {
@@ -333,6 +336,12 @@ int chaos_rule_list_add_file(struct chaos_rule_list *l, const char *path, char *
 		}
 		size_t n = fread(data + len, 1, cap - len - 1, f);
 		len += n;
+		if (len > CONFIG_MAX) {
+			snprintf(err, errlen, "%s: larger than 64 MiB", path);
+			free(data);
+			fclose(f);
+			return -1;
+		}
 		if (n == 0)
 			break;
 	}

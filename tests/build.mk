@@ -9,7 +9,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/unit/%)
 
 $(O)/tests/unit/%: $(O)/tests/unit/%.o $(CORE_LIBS)
-	$(call msg,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CORE_LDLIBS) -lcmocka -lpthread
+	$(call msg,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CORE_LDLIBS) -lcmocka -lpthread -lm
 
 # ---- fuzzing ----------------------------------------------------------------------------------
 
