@@ -1009,6 +1009,10 @@ static void sb_target(struct sbuf *sb, const struct chaos_target *t)
 		break;
 	case CHAOS_HOST_NAME:
 		sb_printf(sb, "%s", t->name);
+		/* a host named tcp or udp, with a port: "tcp.:80", not the protocol "tcp:80" */
+		if (t->proto == CHAOS_PROTO_ANY && t->port_lo &&
+		    (strcmp(t->name, "tcp") == 0 || strcmp(t->name, "udp") == 0))
+			sb_printf(sb, ".");
 		break;
 	case CHAOS_HOST_ADDR:
 		inet_ntop(t->family, t->addr, a, sizeof(a));

@@ -306,6 +306,13 @@ static const struct row canon[] = {
 	{ "x refuse start=0ms", "x refuse start=0s" },
 	{ "x delay=1s jitter=0ms", "x delay=1s jitter=0s" },
 	{ "x reset bytes=0", "x reset bytes=0" },
+	/* hosts named like the protocols keep their dot when a port follows (fuzzing found it) */
+	{ "tcp.:8 refuse", "tcp.:8 refuse" },
+	{ "UDP.:53-54 refuse", "udp.:53-54 refuse" },
+	{ "tcp:tcp.:8 refuse", "tcp:tcp:8 refuse" },
+	{ "udp:tcp:8 refuse", "udp:tcp:8 refuse" },
+	{ "tcp. refuse", "tcp refuse" },
+	{ "tcpx:8 refuse", "tcpx:8 refuse" },
 };
 
 static void canonical_form(void **state)
@@ -364,7 +371,7 @@ static void round_trip_table(void **state)
 		"*", "*:80", "tcp:*", "udp:*:53", "redis.local", "REDIS.local.:6379",
 		"*.internal:1-1024", "tcp:api-*.svc:443", "udp:dns.example:53", "10.0.0.1",
 		"10.0.0.0/8:5432", "tcp:192.168.1.128/25:1-65535", "0.0.0.0/0", "[::1]",
-		"[::1]:8080", "[fd00::/8]:1-2", "udp:[2001:db8::/32]:53", "[::ffff:10.0.0.0/104]",
+		"[::1]:8080", "[fd00::/8]:1-2", "tcp.:80", "udp.", "tcp:udp.:1", "udp:[2001:db8::/32]:53", "[::ffff:10.0.0.0/104]",
 		"[::ffff:1.2.3.4]:80", "[::/0]", "x.y.z.", "_a-b_.c",
 	};
 	static const char *const actions[] = {
