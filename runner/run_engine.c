@@ -412,7 +412,7 @@ static void run_method(struct run_state *st, unsigned gen)
 		set_abort(st, "the method must be a list of activities");
 		return;
 	}
-	struct bg *bgs = NULL;
+	struct bg **bgs = NULL; /* each its own allocation: the threads hold the pointer */
 	size_t nbg = 0;
 	out_phase("method");
 	for (cJSON *a = method ? method->child : NULL; a; a = a->next) {
@@ -434,17 +434,20 @@ static void run_method(struct run_state *st, unsigned gen)
 			break;
 		}
 		if (cJSON_IsTrue(rj_get(act, "background"))) {
-			struct bg *nb = realloc(bgs, (nbg + 1) * sizeof(*nb));
-			if (!nb)
+			struct bg **nb = realloc(bgs, (nbg + 1) * sizeof(*nb));
+			struct bg *b = malloc(sizeof(*b));
+			if (!nb || !b)
 				abort();
 			bgs = nb;
-			bgs[nbg] = (struct bg){.st = st, .activity = act, .r = r, .gen = gen};
-			if (pthread_create(&bgs[nbg].thread, NULL, bg_main, &bgs[nbg]) != 0) {
-				act_fail(r, RUN_ERROR, "cannot start a thread: %s", strerror(errno));
+			*b = (struct bg){.st = st, .activity = act, .r = r, .gen = gen};
+			int e = pthread_create(&b->thread, NULL, bg_main, b);
+			if (e != 0) {
+				free(b);
+				act_fail(r, RUN_ERROR, "cannot start a thread: %s", strerror(e));
 				set_abort(st, "activity '%s': %s", name_of(act), r->exception);
 				break;
 			}
-			nbg++;
+			bgs[nbg++] = b;
 			continue;
 		}
 		run_activity(st, act, gen, r);
@@ -455,8 +458,10 @@ static void run_method(struct run_state *st, unsigned gen)
 		}
 	}
 	/* background activities are awaited (a signal has already stopped them) */
-	for (size_t i = 0; i < nbg; i++)
-		pthread_join(bgs[i].thread, NULL);
+	for (size_t i = 0; i < nbg; i++) {
+		pthread_join(bgs[i]->thread, NULL);
+		free(bgs[i]);
+	}
 	free(bgs);
 }
 
