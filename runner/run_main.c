@@ -218,9 +218,12 @@ int main(int argc, char **argv)
 			break;
 		if (a[0] == '-') {
 			/* global options taking a separate value */
-			static const char *const with_value[] = {"--change-dir", "--log-file",
-								 "--log-file-level", "--log-format",
-								 "--settings", NULL};
+			static const char *const with_value[] = {
+				"--change-dir",	   "--log-file",	   "--log-file-level",
+				"--log-format",	   "--settings",	   "--journal-path",
+				"--rollback-strategy", "--var",		   "--var-file",
+				"--control-file", "--hypothesis-strategy", "--hypothesis-frequency",
+				NULL};
 			for (int k = 0; with_value[k]; k++)
 				if (!strcmp(a, with_value[k]))
 					i++;

@@ -18,6 +18,7 @@
 
 struct vctx {
 	const cJSON *exp;
+	const struct run_vars *vars;
 	char python[256]; /* the first activity with a python provider */
 	run_warn_fn warn;
 	void *warn_arg;
@@ -395,7 +396,11 @@ static int validate_dynamic_config(struct vctx *v)
 	const cJSON *conf = rj_get(v->exp, "configuration");
 	if (!cJSON_IsObject(conf))
 		return 0;
-	for (const cJSON *c = conf->child; c; c = c->next) {
+	for (const cJSON *decl = conf->child; decl; decl = decl->next) {
+		/* a --var-file value replaces the declaration (lib issue #252) */
+		const cJSON *c = v->vars ? rj_get(v->vars->config, decl->string) : NULL;
+		if (!c)
+			c = decl;
 		const cJSON *t = rj_get(c, "type");
 		if (!cJSON_IsString(t) || strcmp(t->valuestring, "probe"))
 			continue;
@@ -405,7 +410,7 @@ static int validate_dynamic_config(struct vctx *v)
 			return fail(v, "configuration '%s': dynamic configuration probes must use a "
 				       "process or http provider (provider type '%s' is not "
 				       "supported)",
-				    c->string, cJSON_IsString(pt) ? pt->valuestring : "?");
+				    decl->string, cJSON_IsString(pt) ? pt->valuestring : "?");
 	}
 	return 0;
 }
@@ -413,7 +418,7 @@ static int validate_dynamic_config(struct vctx *v)
 int run_validate(const cJSON *exp, const struct run_vars *vars, run_warn_fn warnfn,
 		 void *warn_arg, char *err, size_t errlen)
 {
-	struct vctx v = {.exp = exp, .warn = warnfn, .warn_arg = warn_arg, .err = err,
+	struct vctx v = {.exp = exp, .vars = vars, .warn = warnfn, .warn_arg = warn_arg, .err = err,
 			 .errlen = errlen};
 	if (!rj_truthy(exp))
 		return fail(&v, "an empty experiment is not an experiment");
