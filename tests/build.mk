@@ -68,7 +68,13 @@ check-unit: $(UNIT_BINS) check-fuzz-corpus
 	$(Q)for t in $(UNIT_BINS); do $$t >$$t.log 2>&1 || { cat $$t.log; echo "FAIL $$t"; exit 1; }; \
 		printf '  %-7s %s\n' PASS "$$t"; done
 
-CHECKS += check-unit
+# The error examples of man/chaos-rules.7 once more, through the real chaos-exec.
+.PHONY: check-man-rules
+check-man-rules: $(O)/tests/unit/test_man $(O)/chaos-exec
+	$(Q)CHAOS_EXEC=$(O)/chaos-exec $< >$<.exec.log 2>&1 || { cat $<.exec.log; echo "FAIL $< with chaos-exec"; exit 1; }
+	@printf '  %-7s %s\n' PASS "$< (with $(O)/chaos-exec)"
+
+CHECKS += check-unit check-man-rules
 SAN_CHECKS += check-unit
 
 -include $(shell find $(FUZZ_DIR) -name '*.d' 2>/dev/null)
