@@ -774,7 +774,7 @@ static void action_display(const struct chaos_rule *r, char *buf, size_t len)
 {
 	if (r->action == CHAOS_ACT_DNS) {
 		static const char *const k[] = { "nxdomain", "servfail", "timeout", "ADDRESS" };
-		snprintf(buf, len, "dns=%s", k[r->dns]);
+		snprintf(buf, len, "dns=%s", (unsigned)r->dns < 4 ? k[r->dns] : "?");
 	} else {
 		snprintf(buf, len, "%s", chaos_action_name(r->action));
 	}
@@ -911,6 +911,9 @@ int chaos_rule_parse(const char *text, struct chaos_rule *out, char *err, size_t
 		    *p == 0x7f)
 			return fail(err, errlen, "the rule has a control character (0x%02x)",
 				    (unsigned char)*p);
+	if (strstr(text, "\xc2\xa0")) /* pasted from a web page or a word processor */
+		return fail(err, errlen,
+			    "the rule has a non-breaking space (U+00A0) where a space should be");
 	memcpy(buf, text, len + 1);
 	for (char *p = buf; *p;) {
 		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
@@ -1015,7 +1018,8 @@ static void sb_target(struct sbuf *sb, const struct chaos_target *t)
 			sb_printf(sb, ".");
 		break;
 	case CHAOS_HOST_ADDR:
-		inet_ntop(t->family, t->addr, a, sizeof(a));
+		if (!inet_ntop(t->family, t->addr, a, sizeof(a)))
+			strcpy(a, "?");
 		if (t->family == AF_INET6)
 			sb_printf(sb, "[%s", a);
 		else
@@ -1061,7 +1065,8 @@ int chaos_rule_format(const struct chaos_rule *r, char *buf, size_t len)
 	sb_printf(&sb, " ");
 	switch (r->action) {
 	case CHAOS_ACT_ERROR:
-		sb_printf(&sb, "error=%s", chaos_errno_name(r->err));
+		sb_printf(&sb, "error=%s",
+			  chaos_errno_name(r->err) ? chaos_errno_name(r->err) : "?");
 		break;
 	case CHAOS_ACT_DNS:
 		switch (r->dns) {
@@ -1075,7 +1080,8 @@ int chaos_rule_format(const struct chaos_rule *r, char *buf, size_t len)
 			sb_printf(&sb, "dns=timeout");
 			break;
 		case CHAOS_DNS_ADDRESS:
-			inet_ntop(r->dns_family, r->dns_addr, a, sizeof(a));
+			if (!inet_ntop(r->dns_family, r->dns_addr, a, sizeof(a)))
+				strcpy(a, "?");
 			sb_printf(&sb, r->dns_family == AF_INET6 ? "dns=[%s]" : "dns=%s", a);
 			break;
 		}

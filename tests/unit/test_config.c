@@ -234,6 +234,8 @@ static const struct err_row err_rows[] = {
 	  F "faults[0]: key \"a b\" is not an option name" },
 	{ OBJ("{\"target\": \"x\", \"action\": \"refuse\", \"\": 1}"),
 	  F "faults[0]: key \"\" is not an option name" },
+	{ OBJ("{\"target\": \"x\", \"action\": \"refuse\", \"a\\tb\": 1}"),
+	  F "faults[0]: key \"a?b\" is not an option name" },
 	/* what the parser says about the rule the object makes */
 	{ OBJ("{\"target\": \"x\", \"action\": \"error\"}"),
 	  F "faults[0] 'x error': action 'error' needs a value (error=ERRNO)" },
@@ -314,6 +316,20 @@ static void long_values(void **state)
 	strcat(value, "0");
 	snprintf(json, sizeof(json),
 		 "{\"faults\": [{\"target\": \"x\", \"action\": \"refuse\", \"p\": \"%s\"}]}", value);
+	assert_int_equal(chaos_rule_list_add_json(&l, json, "f.json", err, sizeof(err)), -1);
+	assert_string_equal(err, "f.json: faults[0]: the rule is longer than 512 characters");
+
+	/* too long already with the target and the action, or with the action's value */
+	memset(value, 'a', 400);
+	value[400] = '\0';
+	snprintf(json, sizeof(json),
+		 "{\"faults\": [{\"target\": \"%s\", \"action\": \"%s\"}]}", value,
+		 value + 250);
+	assert_int_equal(chaos_rule_list_add_json(&l, json, "f.json", err, sizeof(err)), -1);
+	assert_string_equal(err, "f.json: faults[0]: the rule is longer than 512 characters");
+	snprintf(json, sizeof(json),
+		 "{\"faults\": [{\"target\": \"%s\", \"action\": \"error\", \"error\": \"%s\"}]}",
+		 value, value + 250);
 	assert_int_equal(chaos_rule_list_add_json(&l, json, "f.json", err, sizeof(err)), -1);
 	assert_string_equal(err, "f.json: faults[0]: the rule is longer than 512 characters");
 

@@ -28,6 +28,8 @@ static const struct row rows[] = {
 	{ "x\x1brefuse", "the rule has a control character (0x1b)" },
 	{ "x refuse \x7f", "the rule has a control character (0x7f)" },
 	{ "x\frefuse", "the rule has a control character (0x0c)" },
+	{ "redis:6379\xc2\xa0refuse",
+	  "the rule has a non-breaking space (U+00A0) where a space should be" },
 
 	/* a missing or misplaced target */
 	{ "refuse", "missing target before 'refuse' (like 'redis.local:6379 refuse')" },
@@ -155,6 +157,11 @@ static const struct row rows[] = {
 	{ "x dns=[1.2.3.4", "dns='[1.2.3.4' is not nxdomain, servfail, timeout or an IP address" },
 	{ "x dns=[]", "dns='[]' is not nxdomain, servfail, timeout or an IP address" },
 	{ "x dns=[::1]:53", "dns='[::1]:53' is not nxdomain, servfail, timeout or an IP address" },
+	{ "x dns=1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb",
+	  "dns='1111:2222:3333:4444:5555:6666:7777:8888:...' is not nxdomain, servfail, timeout or "
+	  "an IP address" },
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:1:2 refuse",
+	  "target 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' has more than one ':'" },
 	{ "x delay=5", "delay='5' " NOT_DURATION },
 	{ "x delay=5sec", "delay='5sec' " NOT_DURATION },
 	{ "x delay=-1s", "delay='-1s' " NOT_DURATION },

@@ -494,6 +494,30 @@ static void action_names(void **state)
 	}
 }
 
+/* Rules built by hand (not by the parser) print without reading past tables. */
+static void hand_made_rules(void **state)
+{
+	struct chaos_rule r;
+	char buf[CHAOS_RULE_TEXT_MAX + 1];
+	(void)state;
+
+	assert_int_equal(chaos_rule_parse("x error=EPIPE on=send", &r, NULL, 0), 0);
+	r.err = 0;
+	assert_true(chaos_rule_format(&r, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "x error=? on=send");
+	assert_int_equal(chaos_rule_parse("x dns=1.2.3.4", &r, NULL, 0), 0);
+	r.dns_family = 0;
+	assert_true(chaos_rule_format(&r, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "x dns=?");
+	r.dns = (enum chaos_dns_kind)7;
+	chaos_rule_describe_action(&r, buf, sizeof(buf));
+	assert_string_equal(buf, "dns=?");
+	assert_int_equal(chaos_rule_parse("10.0.0.1 refuse", &r, NULL, 0), 0);
+	r.target.family = 0;
+	assert_true(chaos_rule_format(&r, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "?/32 refuse"); /* family unknown: no garbage */
+}
+
 /* A failed parse leaves no half-filled rule behind: the output is zeroed first. */
 static void failed_parse_clears(void **state)
 {
@@ -512,6 +536,7 @@ int main(void)
 		cmocka_unit_test(parse_fields),	    cmocka_unit_test(canonical_form),
 		cmocka_unit_test(round_trip_table), cmocka_unit_test(longest_rule),
 		cmocka_unit_test(action_names),	    cmocka_unit_test(failed_parse_clears),
+		cmocka_unit_test(hand_made_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
