@@ -208,7 +208,8 @@ int main(int argc, char **argv)
 	bool validate_only = false, no_validation = false, verify_tls = true;
 	const char *source = NULL;
 	char err[RUN_ERR_MAX];
-	char **var_files = NULL, **vars = NULL;
+	/* option values point into argv: no allocation, nothing to free on early exits */
+	char *var_files[argc > 0 ? argc : 1], *vars[argc > 0 ? argc : 1];
 	size_t nvar_files = 0, nvars = 0;
 
 	/* the subcommand may come after global options: find it and drop it */
@@ -288,9 +289,6 @@ int main(int argc, char **argv)
 		}
 		case OPT_FAIL_FAST: o.fail_fast = true; break;
 		case OPT_VAR:
-			vars = realloc(vars, (nvars + 1) * sizeof(*vars));
-			if (!vars)
-				return EXIT_FAIL;
 			vars[nvars++] = optarg;
 			break;
 		case OPT_VAR_FILE:
@@ -298,9 +296,6 @@ int main(int argc, char **argv)
 				return usage_error("invalid value for '--var-file': path '%s' does "
 						   "not exist",
 						   optarg);
-			var_files = realloc(var_files, (nvar_files + 1) * sizeof(*var_files));
-			if (!var_files)
-				return EXIT_FAIL;
 			var_files[nvar_files++] = optarg;
 			break;
 		case OPT_CONTROL_FILE:
@@ -344,16 +339,20 @@ int main(int argc, char **argv)
 		return usage_error("validate takes only --no-verify-tls and EXPERIMENT");
 
 	out_init(o.quiet, NULL, 0);
-	for (size_t i = 0; i < nvar_files; i++)
+	int rc = EXIT_OK;
+	for (size_t i = 0; i < nvar_files && rc == EXIT_OK; i++)
 		if (run_vars_add_file(&o.vars, var_files[i], err, sizeof(err)) < 0) {
 			out_error("%s", err);
-			return EXIT_FAIL;
+			rc = EXIT_FAIL;
 		}
-	for (size_t i = 0; i < nvars; i++)
+	for (size_t i = 0; i < nvars && rc == EXIT_OK; i++)
 		if (run_vars_add_var(&o.vars, vars[i], err, sizeof(err)) < 0)
-			return usage_error("invalid value for '--var': %s", err);
-	free(vars);
-	free(var_files);
+			rc = usage_error("invalid value for '--var': %s", err);
+	if (rc != EXIT_OK) {
+		cJSON_Delete(o.vars.config);
+		cJSON_Delete(o.vars.secrets);
+		return rc;
+	}
 
 	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
 		out_error("curl_global_init failed");
@@ -362,6 +361,8 @@ int main(int argc, char **argv)
 	cJSON *exp = load(source, verify_tls, err, sizeof(err));
 	if (!exp) {
 		out_error("%s", err);
+		cJSON_Delete(o.vars.config);
+		cJSON_Delete(o.vars.secrets);
 		return EXIT_FAIL;
 	}
 	struct warn_ctx wc = {.path = source};
@@ -373,29 +374,31 @@ int main(int argc, char **argv)
 					 "'%s'; ignored (as Chaos Toolkit does)",
 					 source, v->string, v->string);
 	}
+	int code;
 	if (!no_validation || validate_only) {
 		if (run_validate(exp, &o.vars, on_warn, &wc, err, sizeof(err)) < 0) {
 			out_error("%s: %s", source, err);
-			cJSON_Delete(exp);
-			return EXIT_FAIL;
+			code = EXIT_FAIL;
+			goto out;
 		}
 		if (validate_only) {
 			printf("%s: experiment syntax and semantic look valid\n", source);
-			cJSON_Delete(exp);
-			return EXIT_OK;
+			code = EXIT_OK;
+			goto out;
 		}
 	}
 	if (!cJSON_IsObject(exp)) {
 		out_error("%s: an experiment must be an object", source);
-		cJSON_Delete(exp);
-		return EXIT_FAIL;
+		code = EXIT_FAIL;
+		goto out;
 	}
 	if (run_signal_init(err, sizeof(err)) < 0) {
 		out_error("%s", err);
-		cJSON_Delete(exp);
-		return EXIT_FAIL;
+		code = EXIT_FAIL;
+		goto out;
 	}
-	int code = run_experiment(exp, &o);
+	code = run_experiment(exp, &o);
+out:
 	cJSON_Delete(exp);
 	cJSON_Delete(o.vars.config);
 	cJSON_Delete(o.vars.secrets);
