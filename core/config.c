@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,13 +40,37 @@ static int push(struct chaos_rule_list *l, const struct chaos_rule *r, const cha
 	return 0;
 }
 
+/* "ORIGIN 'TEXT'" for messages: control characters as \xNN (a terminal must not act on them),
+ * and a text too long to be a rule cut to its start. */
+static void quote_rule(char *buf, size_t len, const char *origin, const char *text)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = strlen(text), o;
+	bool cut = n > CHAOS_RULE_TEXT_MAX;
+
+	snprintf(buf, len, "%s '", origin);
+	o = strlen(buf);
+	for (size_t i = 0; i < (cut ? 60 : n) && o + 8 < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+		if (c < 0x20 || c == 0x7f) {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		} else {
+			buf[o++] = (char)c;
+		}
+	}
+	snprintf(buf + o, len - o, "%s'", cut ? "..." : "");
+}
+
 int chaos_rule_list_add(struct chaos_rule_list *l, const char *text, const char *origin,
 			char *err, size_t errlen)
 {
 	struct chaos_rule r;
-	char msg[CHAOS_ERR_MAX], where[CHAOS_RULE_TEXT_MAX + 64];
+	char msg[CHAOS_ERR_MAX], where[4 * CHAOS_RULE_TEXT_MAX + 600];
 
-	snprintf(where, sizeof(where), "%s '%s'", origin, text);
+	quote_rule(where, sizeof(where), origin, text);
 	if (chaos_rule_parse(text, &r, msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "%s: %s", where, msg);
 		return -1;

@@ -32,6 +32,19 @@ static void command_line(void **state)
 	assert_string_equal(err, "--fault 'redis:abc refuse': port 'abc' is not a number");
 	assert_int_equal(l.n, 2);
 
+	/* the rule is quoted as it was written, control characters escaped, a huge one cut */
+	assert_int_equal(chaos_rule_list_add(&l, "x\x1b[2Jrefuse", "--fault", err, sizeof(err)),
+			 -1);
+	assert_string_equal(err, "--fault 'x\\x1b[2Jrefuse': the rule has a control character "
+				 "(0x1b)");
+	char huge[700];
+	memset(huge, 'a', 600);
+	huge[600] = '\0';
+	assert_int_equal(chaos_rule_list_add(&l, huge, "--fault", err, sizeof(err)), -1);
+	assert_string_equal(err, "--fault 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				 "...': the rule is longer than 512 characters");
+	assert_int_equal(l.n, 2);
+
 	char *joined = chaos_rule_list_join(&l);
 	assert_string_equal(joined, "redis.local:6379 refuse p=0.25\ndb reset\n");
 	free(joined);
