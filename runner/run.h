@@ -330,8 +330,8 @@ void out_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Validation of the "chaos" extension and of "chaos" providers (run_validate calls these). */
 int run_chaos_validate_extension(const cJSON *ext, char *err, size_t errlen);
-int run_chaos_validate_provider(const cJSON *provider, const char *name, char *err,
-				size_t errlen);
+int run_chaos_validate_provider(const cJSON *exp, const cJSON *provider, const char *name,
+				char *err, size_t errlen);
 /* Start the declared service (if any) and wait until it is ready. */
 int run_chaos_start(struct run_state *st, char *err, size_t errlen);
 /* Run a chaos provider activity (add/remove faults). */

@@ -272,7 +272,7 @@ static int validate_activity(struct vctx *v, const cJSON *a)
 	else if (!strcmp(ptype, "http"))
 		rc = validate_http(v, prov, name);
 	else
-		rc = run_chaos_validate_provider(prov, name, v->err, v->errlen);
+		rc = run_chaos_validate_provider(v->exp, prov, name, v->err, v->errlen);
 	if (rc == 0) {
 		const cJSON *ctl = rj_get(a, "controls");
 		if (cJSON_IsArray(ctl) && ctl->child)

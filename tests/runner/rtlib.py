@@ -112,9 +112,11 @@ def proc(name, path, args=None, kind="action", **kw):
     return a
 
 
-def http_act(name, url, kind="probe", **prov):
+def http_act(name, url, kind="probe", tolerance=None, **prov):
     a = {"type": kind, "name": name, "provider": {"type": "http", "url": url}}
     a["provider"].update(prov)
+    if tolerance is not None:
+        a["tolerance"] = tolerance
     return a
 
 

@@ -10,7 +10,7 @@ export O
 passed=0
 failed=0
 status=0
-for suite in integration signals conformance; do
+for suite in integration signals extension conformance; do
 	out=$(python3 "tests/runner/$suite.py" 2>&1)
 	rc=$?
 	printf '%s\n' "$out"

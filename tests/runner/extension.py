@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""extension.py -- our "chaos" extension: a service started under chaos-exec and stopped at the
+end, faults added and removed through chaos-ctl, and every fault off at the end whatever the
+rollback strategy, status, signal or error.  The fault bookkeeping runs against
+tests/runner/fake-chaos-ctl (same command line and exit codes as chaos-ctl) so it can see what
+is left on; when build/chaos-ctl exists, one more test injects a real refusal into a real
+service and watches it fail and recover."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from rtlib import (O, ROOT, RUNNER, Server, Workdir, experiment, free_port, http_act,  # noqa
+                   main, pids_matching, proc, run, test)
+
+FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake-chaos-ctl")
+REAL_CTL = os.path.join(ROOT, O, "chaos-ctl")
+
+
+def service_ext(port, marker, **extra):
+    svc = {"command": ["python3", "-c",
+                       "import http.server,sys; sys.argv=['x']; "
+                       "s=http.server.ThreadingHTTPServer(('127.0.0.1', %d), "
+                       "http.server.SimpleHTTPRequestHandler); s.serve_forever()  # %s"
+                       % (port, marker)],
+           "ready": {"http": "http://127.0.0.1:%d/" % port, "timeout": 10}}
+    svc.update(extra)
+    return [{"name": "chaos", "service": svc}]
+
+
+def chaos_act(name, **prov):
+    p = {"type": "chaos"}
+    p.update(prov)
+    return {"type": "action", "name": name, "provider": p}
+
+
+class Fake:
+    def __init__(self, w):
+        self.state = os.path.join(w.path, "ctl-state.json")
+        self.log = os.path.join(w.path, "ctl-log")
+        self.env = dict(os.environ, CHAOS_CTL=FAKE, CHAOS_FAKE_CTL_STATE=self.state,
+                        CHAOS_FAKE_CTL_LOG=self.log)
+
+    def rules_on(self):
+        if not os.path.exists(self.state):
+            return []
+        with open(self.state) as f:
+            st = json.load(f)
+        return [r for rules in st["rules"].values() for r in rules]
+
+    def calls(self):
+        return open(self.log).read().splitlines() if os.path.exists(self.log) else []
+
+
+@test
+def validation():
+    w = Workdir()
+    try:
+        port = free_port()
+        cases = [
+            (experiment(method=[chaos_act("bad", add=["db.local:abc refuse"])],
+                        extensions=service_ext(port, "v")),
+             "chaos rule 'db.local:abc refuse': port 'abc' is not a number, in activity 'bad'"),
+            (experiment(method=[chaos_act("x", add=["db.local:5432 refuse"])]),
+             "needs a \"target\" pid or a service declared"),
+            (experiment(method=[chaos_act("x", add=["a:1 refuse"], remove="all")],
+                        extensions=service_ext(port, "v")),
+             "exactly one of \"add\" or \"remove\""),
+            (experiment(method=[chaos_act("x", remove="some")],
+                        extensions=service_ext(port, "v")),
+             "chaos \"remove\" must be \"all\" or a list"),
+            (experiment(method=[], extensions=[{"name": "chaos", "service": {"command": []}}]),
+             "service \"command\" must be a non-empty list"),
+            (experiment(method=[], extensions=[{"name": "chaos", "service": {
+                "command": ["true"], "ready": {"http": "ftp://x", "timeout": 1}}}]),
+             "ready \"http\" must be an http(s) URL"),
+        ]
+        for exp, msg in cases:
+            r = run(["validate", w.file("e.json", exp)])
+            assert r.code == 1 and msg in r.err, (msg, r)
+        ok = experiment(method=[chaos_act("x", add=["db.local:5432 refuse", "*.internal dns=nxdomain"]),
+                                chaos_act("y", remove=["x"]),
+                                chaos_act("z", add=["10.0.0.1:80 refuse"], target=1)],
+                        extensions=service_ext(port, "v"))
+        r = run(["validate", w.file("e.json", ok)])
+        assert r.code == 0, r
+    finally:
+        w.cleanup()
+
+
+def fault_run(w, fake, method, rollbacks=None, args=(), marker=None):
+    port = free_port()
+    marker = marker or "svc-%d-%d" % (os.getpid(), port)
+    exp = experiment(probes=[http_act("up", "http://127.0.0.1:%d/" % port, tolerance=200)],
+                     method=method, rollbacks=rollbacks or [],
+                     extensions=service_ext(port, marker, stop_timeout=2))
+    r = run(list(args) + [w.file("e.json", exp)], journal=w.path + "/j.json", env=fake.env)
+    return r, marker
+
+
+@test
+def faults_removed_by_rollback():
+    w = Workdir()
+    fake = Fake(w)
+    try:
+        r, marker = fault_run(w, fake,
+                              [chaos_act("db-refuses", add=["db.local:5432 refuse",
+                                                            "cache.local:6379 reset"])],
+                              [chaos_act("db-back", remove=["db-refuses"])])
+        assert r.code == 0, r
+        j = r.journal
+        assert list(j.keys())[-1] == "chaos" and list(j.keys())[-2] == "duration"
+        c = j["chaos"]
+        assert c["service"]["pid"] > 0 and c["service"]["exit"] is not None, c
+        faults = c["faults"]
+        assert [f["rule"] for f in faults] == ["db.local:5432 refuse", "cache.local:6379 reset"]
+        for f in faults:
+            assert f["target"] == c["service"]["pid"] and f["added_by"] == "db-refuses"
+            assert f["removed"] and f["removed_by"] == "activity 'db-back'", f
+            assert f["removed"] >= f["added"]
+        assert j["run"][0]["output"]["added"][0]["rule"] == "db.local:5432 refuse"
+        assert fake.rules_on() == []
+        assert pids_matching(marker) == [], "service left running"
+        # removal by id, one call for the target
+        assert any(" remove 1 2" in c for c in fake.calls()), fake.calls()
+        assert "2 added, 2 removed, none left on" in r.err
+    finally:
+        w.cleanup()
+
+
+@test
+def faults_removed_whatever_the_strategy():
+    w = Workdir()
+    fake = Fake(w)
+    try:
+        # rollbacks never played, the method action fails after adding: cleanup removes
+        r, marker = fault_run(w, fake,
+                              [chaos_act("on", add=["db.local:5432 refuse"]),
+                               proc("fails", "sh", ["-c", "sleep 2"], timeout=0.1)],
+                              [chaos_act("off", remove="all")],
+                              args=["--rollback-strategy", "never"])
+        assert r.code == 0, r
+        f = r.journal["chaos"]["faults"][0]
+        assert f["removed_by"] == "cleanup" and f["removed"], f
+        assert r.journal["rollbacks"] == []
+        assert fake.rules_on() == [] and pids_matching(marker) == []
+    finally:
+        w.cleanup()
+
+
+@test
+def faults_removed_after_sigint():
+    w = Workdir()
+    fake = Fake(w)
+    try:
+        port = free_port()
+        marker = "svc-int-%d" % port
+        exp = experiment(method=[chaos_act("on", add=["db.local:5432 refuse"]),
+                                 proc("wait", "sh", ["-c", "touch %s/started; sleep 30" % w.path])],
+                         extensions=service_ext(port, marker))
+        p = subprocess.Popen([RUNNER, "--journal-path", w.path + "/j.json",
+                              w.file("e.json", exp)], env=fake.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(w.path + "/started"):
+            assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+            time.sleep(0.02)
+        assert len(fake.rules_on()) == 1
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=15)
+        assert p.returncode == 1, err
+        j = json.load(open(w.path + "/j.json"))
+        assert j["status"] == "interrupted"
+        f = j["chaos"]["faults"][0]
+        assert f["removed_by"] == "cleanup" and f["removed"], f
+        assert fake.rules_on() == []
+        assert pids_matching(marker) == [], "service left running"
+    finally:
+        w.cleanup()
+
+
+@test
+def service_not_ready():
+    w = Workdir()
+    fake = Fake(w)
+    try:
+        port = free_port()
+        marker = "svc-nr-%d" % port
+        ext = service_ext(port, marker)
+        ext[0]["service"]["ready"] = {"http": "http://127.0.0.1:%d/" % free_port(),
+                                      "timeout": 0.5}
+        exp = experiment(method=[chaos_act("on", add=["db.local:5432 refuse"])],
+                         rollbacks=[proc("rb", "true")], extensions=ext)
+        r = run([w.file("e.json", exp)], journal=w.path + "/j.json", env=fake.env)
+        assert r.code == 1 and "not ready after 0.5s" in r.err, r
+        assert r.journal["status"] == "aborted" and r.journal["run"] == []
+        assert r.journal["chaos"]["service"]["exit"], r.journal["chaos"]
+        assert pids_matching(marker) == []
+        # a service that exits at once
+        ext = [{"name": "chaos", "service": {"command": ["sh", "-c", "exit 3"],
+                                             "ready": {"http": "http://127.0.0.1:1/",
+                                                       "timeout": 5}}}]
+        exp = experiment(method=[], extensions=ext)
+        r = run([w.file("e.json", exp)], journal=w.path + "/j.json", env=fake.env)
+        assert r.code == 1 and "exit status 3" in r.err, r
+    finally:
+        w.cleanup()
+
+
+@test
+def remove_unknown_and_bad_rule_at_run_time():
+    w = Workdir()
+    fake = Fake(w)
+    try:
+        r, _ = fault_run(w, fake, [chaos_act("off", remove=["nobody"]),
+                                   chaos_act("on", add=["${rule}"])],
+                         args=["--no-validation"])
+        run0 = r.journal["run"][0]
+        assert run0["status"] == "failed" and "'nobody'" in run0["exception"][-1], run0
+        # ${rule} is not configured: the rule text is checked at run time and refused
+        assert r.journal["status"] == "aborted", r.journal["status"]
+        assert "chaos rule '${rule}'" in r.journal["run"][1]["exception"][-1]
+    finally:
+        w.cleanup()
+
+
+@test
+def real_chaos_ctl():
+    if not os.access(REAL_CTL, os.X_OK):
+        print("  SKIP    extension.real_chaos_ctl: %s is not built yet" % REAL_CTL)
+        return
+    w = Workdir()
+    try:
+        dep = Server({"/": lambda req: (200, {}, "dep ok")})
+        port = free_port()
+        app = w.file("app.py", """
+import http.server, urllib.request, sys
+DEP = sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        try:
+            urllib.request.urlopen(DEP, timeout=2).read(); code = 200
+        except Exception:
+            code = 503
+        self.send_response(code); self.send_header("Content-Length", "0"); self.end_headers()
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+""")
+        exp = experiment(
+            probes=[http_act("app-up", "http://127.0.0.1:%d/" % port, tolerance=200)],
+            method=[chaos_act("dep-refuses", add=["127.0.0.1:%d refuse" % dep.port]),
+                    http_act("app-fails", "http://127.0.0.1:%d/" % port)],
+            rollbacks=[chaos_act("dep-back", remove="all")],
+            extensions=[{"name": "chaos", "service": {
+                "command": ["python3", app, str(port), dep.url + "/"],
+                "ready": {"http": "http://127.0.0.1:%d/" % port, "timeout": 10}}}])
+        r = run([w.file("e.json", exp)], journal=w.path + "/j.json")
+        assert r.code == 0, r
+        assert r.journal["run"][1]["output"]["status"] == 503, r.journal["run"][1]
+        assert r.journal["steady_states"]["after"]["steady_state_met"] is True
+        f = r.journal["chaos"]["faults"][0]
+        assert f["removed_by"] == "activity 'dep-back'", f
+        dep.close()
+    finally:
+        w.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main("extension"))
