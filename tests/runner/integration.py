@@ -432,5 +432,51 @@ def output_lines_and_summary():
         w.cleanup()
 
 
+def man_examples(page):
+    """The .EX blocks of a man page, roff escapes undone."""
+    man = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "man", page)
+    text = open(man).read()
+    blocks = re.findall(r"^\.EX\n(.*?)^\.EE", text, re.S | re.M)
+    return [b.replace("\\-", "-").replace("\\(dq", '"').replace("\\e", "\\") for b in blocks]
+
+
+@test
+def man_page_examples():
+    w = Workdir()
+    try:
+        blocks = man_examples("chaos-experiment.7")
+        full = [b for b in blocks if b.lstrip().startswith("{\n  \"title\"")]
+        assert len(full) == 1, len(full)
+        r = run(["validate", w.file("example.json", full[0])])
+        assert r.code == 0, r
+        # the activity snippets are valid activities of an experiment with the service
+        exp = json.loads(full[0])
+        for b in blocks:
+            b = b.strip()
+            if not b.startswith('{"type": "probe"') and not b.startswith('{"type": "action"'):
+                continue
+            for snippet in re.split(r"\n\n", b):
+                exp["method"] = [json.loads(snippet)]
+                r = run(["validate", w.file("snippet.json", exp)])
+                assert r.code == 0, (snippet, r)
+        # the provider examples, as method activities
+        for b in blocks:
+            b = b.strip()
+            if b.startswith('{"type": "process"') or b.startswith('{"type": "http"'):
+                exp["method"] = [{"type": "action", "name": "x", "provider": json.loads(b)}]
+                r = run(["validate", w.file("snippet.json", exp)])
+                assert r.code == 0, (b, r)
+        # chaos-run(1)'s command lines parse
+        for b in man_examples("chaos-run.1"):
+            for line in b.replace("\\\n", " ").splitlines():
+                if line.startswith("chaos-run ") and "experiment" in line:
+                    args = line.split()[1:]
+                    args = [a for a in args if a not in ("run", "validate")]
+                    assert all(a.startswith("-") or a.endswith((".json", ".yaml")) or
+                               re.match(r"^[\w.:=]+$", a) for a in args), line
+    finally:
+        w.cleanup()
+
+
 if __name__ == "__main__":
     sys.exit(main("integration"))
