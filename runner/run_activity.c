@@ -163,8 +163,9 @@ void run_activity(struct run_state *st, const cJSON *activity, unsigned gen, str
 		if (run_sleep((uint64_t)(before * 1e9), gen)) {
 			stamp(&r->start_rt, &r->start_mono);
 			r->started = true;
-			act_fail(r, RUN_INTERRUPTED, "interrupted by %s during the pause before",
-				 strsignal(run_signal_first()));
+			const char *sig = sigabbrev_np(run_signal_first());
+			act_fail(r, RUN_INTERRUPTED, "interrupted by SIG%s during the pause before",
+				 sig ? sig : "?");
 			stamp(&r->end_rt, &r->end_mono);
 			r->done = true;
 			return;

@@ -430,7 +430,12 @@ static bool exec_exited(struct chaos_state *cs, char *how, size_t len)
 	pid_t r = waitpid(cs->exec_pid, &status, WNOHANG);
 	if (r != cs->exec_pid)
 		return false;
-	if (WIFEXITED(status))
+	if (WIFEXITED(status) && WEXITSTATUS(status) > 128 &&
+	    sigabbrev_np(WEXITSTATUS(status) - 128))
+		/* chaos-exec passes a signal on as 128+N */
+		snprintf(how, len, "exit status %d (SIG%s)", WEXITSTATUS(status),
+			 sigabbrev_np(WEXITSTATUS(status) - 128));
+	else if (WIFEXITED(status))
 		snprintf(how, len, "exit status %d", WEXITSTATUS(status));
 	else
 		snprintf(how, len, "killed by SIG%s", sigabbrev_np(WTERMSIG(status)) ?

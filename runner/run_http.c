@@ -395,7 +395,9 @@ void run_http(const cJSON *prov, unsigned gen, struct run_result *res)
 
 	if (interrupted) {
 		res->fail = RUN_INTERRUPTED;
-		snprintf(res->msg, sizeof(res->msg), "interrupted during %s %s", method, url);
+		const char *sig = sigabbrev_np(run_signal_first());
+		snprintf(res->msg, sizeof(res->msg), "interrupted by SIG%s during %s %s",
+			 sig ? sig : "?", method, url);
 	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
 		/* requests: ConnectTimeout is a ConnectionError first */
 		res->fail = RUN_FAILED;

@@ -131,6 +131,13 @@ void out_activity_end(const struct act_run *r)
 	else if (r->tolerance_met == 0)
 		snprintf(tail, sizeof(tail), "  tolerance NOT met (%s)",
 			 r->tol_detail ? r->tol_detail : "");
+	else if (cJSON_IsArray(rj_get(r->output, "added")))
+		snprintf(tail, sizeof(tail), "  %d fault%s on", cJSON_GetArraySize(rj_get(r->output, "added")),
+			 cJSON_GetArraySize(rj_get(r->output, "added")) == 1 ? "" : "s");
+	else if (cJSON_IsArray(rj_get(r->output, "removed")))
+		snprintf(tail, sizeof(tail), "  %d fault%s off",
+			 cJSON_GetArraySize(rj_get(r->output, "removed")),
+			 cJSON_GetArraySize(rj_get(r->output, "removed")) == 1 ? "" : "s");
 	else if (cJSON_IsObject(r->output) && cJSON_IsNumber(rj_get(r->output, "status")))
 		snprintf(tail, sizeof(tail), "  status %d",
 			 (int)rj_get(r->output, "status")->valuedouble);

@@ -293,8 +293,9 @@ spawn_failed:
 		snprintf(res->msg, sizeof(res->msg), "process activity took too long to complete");
 	} else if (interrupted) {
 		res->fail = RUN_INTERRUPTED;
-		snprintf(res->msg, sizeof(res->msg), "interrupted while running '%s'",
-			 pathj->valuestring);
+		const char *sig = sigabbrev_np(run_signal_first());
+		snprintf(res->msg, sizeof(res->msg), "interrupted by SIG%s while running '%s'",
+			 sig ? sig : "?", pathj->valuestring);
 	} else if (oom) {
 		res->fail = RUN_ERROR;
 		snprintf(res->msg, sizeof(res->msg), "out of memory reading the process output");
