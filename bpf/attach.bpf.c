@@ -806,8 +806,15 @@ static __always_inline int udp_packet(struct __sk_buff *skb, struct bpf_sock *sk
 		return 1;
 	if (r->action == CA_ACT_LOSS && !chance(r->loss_ppm))
 		return 1;
-	emit(&d, s->pid, s->tid, id, out ? CA_CALL_SEND : CA_CALL_RECV, CA_EV_DROPPED,
-	     r->action == CA_ACT_LOSS || r->action == CA_ACT_BLACKHOLE ? 0 : 1 /* EPERM */);
+	if (r->action == CA_ACT_LOSS || r->action == CA_ACT_BLACKHOLE) {
+		/* lost on the way: out, "drop, congestion" (3) makes the kernel count it and
+		 * send() succeed, as a datagram lost in the network would */
+		emit(&d, s->pid, s->tid, id, out ? CA_CALL_SEND : CA_CALL_RECV, CA_EV_DROPPED, 0);
+		return out ? 3 : 0;
+	}
+	/* refuse, error on=send on a connected socket: a plain drop, which send() sees as EPERM
+	 * (the one errno a packet hook can give) */
+	emit(&d, s->pid, s->tid, id, CA_CALL_SEND, CA_EV_DROPPED, 1);
 	return 0;
 }
 
@@ -834,7 +841,7 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool out)
 		if ((s->flags & CA_SK_DNS) && out && !(s->flags & CA_SK_DNS_SEEN)) {
 			/* tell the responder who this client is and where it was going */
 			struct ca_client_key k = { .netns = s->netns, .sport = bpf_htons(p.sport),
-						   .proto = IPPROTO_UDP_, .family = sk->family };
+						   .proto = IPPROTO_UDP_ };
 			struct ca_client c = { .pid = s->pid, .tid = s->tid, .family = s->family,
 					       .orig_port = s->orig_port };
 			__builtin_memcpy(c.orig_addr, s->orig_addr, 16);
@@ -849,7 +856,7 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool out)
 		return 1;
 	if ((s->flags & CA_SK_DNS) && out && !(s->flags & CA_SK_DNS_SEEN)) {
 		struct ca_client_key k = { .netns = s->netns, .sport = bpf_htons(p.sport),
-					   .proto = IPPROTO_TCP_, .family = sk->family };
+					   .proto = IPPROTO_TCP_ };
 		struct ca_client c = { .pid = s->pid, .tid = s->tid, .family = s->family,
 				       .orig_port = s->orig_port };
 		__builtin_memcpy(c.orig_addr, s->orig_addr, 16);

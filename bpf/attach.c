@@ -729,10 +729,15 @@ static int on_event(void *ctx, void *data, size_t size)
 		chaos_format_rate((uint32_t)e->err, tmp, sizeof(tmp));
 		snprintf(result, sizeof(result), "paced to %s", tmp);
 		break;
-	case CA_EV_LOSSY:
-		chaos_format_prob((uint32_t)e->err, tmp, sizeof(tmp));
-		snprintf(result, sizeof(result), "losing %s of packets", tmp);
+	case CA_EV_LOSSY: {
+		uint32_t ppm = (uint32_t)e->err;
+		if (ppm % 10000 == 0)
+			snprintf(result, sizeof(result), "losing %u%% of packets", ppm / 10000);
+		else
+			snprintf(result, sizeof(result), "losing %u.%04u%% of packets", ppm / 10000,
+				 ppm % 10000);
 		break;
+	}
 	case CA_EV_UNREACHABLE:
 		snprintf(result, sizeof(result), "ECONNREFUSED");
 		break;
@@ -775,35 +780,56 @@ static int open_log(struct app *a)
 
 /* ---- maps ------------------------------------------------------------------------------------- */
 
-static int write_lists(struct app *a, const struct ca_tables *t)
+/* n entries into a map, in batches where the kernel takes them (arrays, hashes), else one by
+ * one (the LPM trie). */
+static int map_fill(int fd, const void *keys, size_t ksize, const void *values, size_t vsize,
+		    size_t n)
 {
-	int fd = bpf_map__fd(a->skel->maps.dst_lists);
-	for (size_t i = 0; i < t->nlists; i++)
-		if (bpf_map_update_elem(fd, &t->list_keys[i], &t->lists[i], BPF_ANY) < 0)
+	const char *k = keys, *v = values;
+	size_t done = 0;
+
+	while (done < n) {
+		__u32 count = (__u32)(n - done > 65536 ? 65536 : n - done);
+		LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+		if (bpf_map_update_batch(fd, k + done * ksize, v + done * vsize, &count, &opts) < 0)
+			break;
+		done += count;
+	}
+	for (; done < n; done++)
+		if (bpf_map_update_elem(fd, k + done * ksize, v + done * vsize, BPF_ANY) < 0)
 			return -errno;
 	return 0;
+}
+
+static int write_lists(struct app *a, const struct ca_tables *t)
+{
+	return map_fill(bpf_map__fd(a->skel->maps.dst_lists), t->list_keys, sizeof(t->list_keys[0]),
+			t->lists, sizeof(t->lists[0]), t->nlists);
 }
 
 static int write_keys(struct app *a, const struct ca_tables *t)
 {
-	int fd = bpf_map__fd(a->skel->maps.dst_trie);
-	for (size_t i = 0; i < t->nkeys; i++)
-		if (bpf_map_update_elem(fd, &t->keys[i], &t->cls[i], BPF_ANY) < 0)
-			return -errno;
-	return 0;
+	return map_fill(bpf_map__fd(a->skel->maps.dst_trie), t->keys, sizeof(t->keys[0]), t->cls,
+			sizeof(t->cls[0]), t->nkeys);
 }
 
 static int write_rules(struct app *a)
 {
-	int fd = bpf_map__fd(a->skel->maps.rules);
-	for (size_t i = 0; i < a->rules.n; i++) {
-		struct ca_rule k;
-		uint32_t key = (uint32_t)i;
-		ca_rule_compile(&a->rules.rules[i], &k);
-		if (bpf_map_update_elem(fd, &key, &k, BPF_ANY) < 0)
-			return -errno;
+	struct ca_rule *k = calloc(a->rules.n, sizeof(*k));
+	uint32_t *keys = calloc(a->rules.n, sizeof(*keys));
+	int rc = -ENOMEM;
+
+	if (k && keys) {
+		for (size_t i = 0; i < a->rules.n; i++) {
+			keys[i] = (uint32_t)i;
+			ca_rule_compile(&a->rules.rules[i], &k[i]);
+		}
+		rc = map_fill(bpf_map__fd(a->skel->maps.rules), keys, sizeof(keys[0]), k,
+			      sizeof(k[0]), a->rules.n);
 	}
-	return 0;
+	free(k);
+	free(keys);
+	return rc;
 }
 
 static int key_cmp_sort(const void *x, const void *y)
@@ -1091,7 +1117,7 @@ static int start_command(struct app *a, const sigset_t *old)
 
 /* ---- the loop --------------------------------------------------------------------------------- */
 
-enum { EV_SIGNAL = 1, EV_TIMER, EV_RING, EV_DNS, EV_PIDFD };
+enum { EV_SIGNAL = 1, EV_TIMER, EV_FOR, EV_RING, EV_DNS, EV_PIDFD };
 
 static int watch_fd(int ep, int fd, uint64_t tag)
 {
@@ -1103,7 +1129,10 @@ static int watch_fd(int ep, int fd, uint64_t tag)
 static const char *run(struct app *a, int sfd)
 {
 	int ep = epoll_create1(EPOLL_CLOEXEC), tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	int ffd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	struct itimerspec tick = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	struct itimerspec end = { .it_value = { (time_t)(a->for_ns / NSEC_PER_SEC),
+						(long)(a->for_ns % NSEC_PER_SEC) } };
 	uint64_t start = clock_ns(CLOCK_MONOTONIC), next_refresh = start + a->refresh_ns;
 	bool names = false;
 	const char *why = NULL;
@@ -1112,7 +1141,8 @@ static const char *run(struct app *a, int sfd)
 		if (a->rules.rules[i].target.kind == CHAOS_HOST_NAME &&
 		    a->rules.rules[i].action != CHAOS_ACT_DNS)
 			names = true;
-	if (ep < 0 || tfd < 0 || timerfd_settime(tfd, 0, &tick, NULL) < 0 ||
+	if (ep < 0 || tfd < 0 || ffd < 0 || timerfd_settime(tfd, 0, &tick, NULL) < 0 ||
+	    (a->for_ns && (timerfd_settime(ffd, 0, &end, NULL) < 0 || watch_fd(ep, ffd, EV_FOR) < 0)) ||
 	    watch_fd(ep, sfd, EV_SIGNAL) < 0 || watch_fd(ep, tfd, EV_TIMER) < 0 ||
 	    watch_fd(ep, ring_buffer__epoll_fd(a->rb), EV_RING) < 0 ||
 	    (a->dns && watch_fd(ep, dns_fd(a->dns), EV_DNS) < 0)) {
@@ -1170,21 +1200,23 @@ static const char *run(struct app *a, int sfd)
 					}
 					why = strsignal((int)si.ssi_signo);
 				}
+			} else if (tag == EV_FOR) {
+				uint64_t ticks;
+				if (read(ffd, &ticks, sizeof(ticks)) < 0 || !a->attached)
+					continue;
+				if (!a->cmd) {
+					why = "--for ended";
+					break;
+				}
+				/* the command runs on, without faults */
+				ring_buffer__consume(a->rb);
+				detach_all(a);
+				if (a->verbose)
+					tool_error("--for ended: faults removed, the command runs on");
 			} else if (tag == EV_TIMER) {
 				uint64_t ticks, now = clock_ns(CLOCK_MONOTONIC);
 				if (read(tfd, &ticks, sizeof(ticks)) < 0)
 					continue;
-				if (a->for_ns && a->attached && now - start >= a->for_ns) {
-					if (!a->cmd) {
-						why = "--for ended";
-						break;
-					}
-					/* the command runs on, without faults */
-					ring_buffer__consume(a->rb);
-					detach_all(a);
-					if (a->verbose)
-						tool_error("--for ended: faults removed, the command runs on");
-				}
 				if (names && a->attached && now >= next_refresh) {
 					refresh_names(a);
 					next_refresh = now + a->refresh_ns;
@@ -1207,6 +1239,8 @@ out:
 		close(ep);
 	if (tfd >= 0)
 		close(tfd);
+	if (ffd >= 0)
+		close(ffd);
 	return why;
 }
 
@@ -1271,6 +1305,8 @@ int main(int argc, char **argv)
 	sigset_t mask, old;
 	int sfd = -1, rc = EXIT_USAGE, fail = EXIT_ATTACH;
 	const char *why = NULL;
+
+	uint64_t started = clock_ns(CLOCK_MONOTONIC);
 
 	tool_name = "chaos-attach";
 	signal(SIGPIPE, SIG_IGN);
@@ -1363,6 +1399,7 @@ int main(int argc, char **argv)
 
 	/* the maps: rules, tables, targets, responders */
 	{
+		uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
 		int e = write_rules(&a);
 		if (!e)
 			e = write_lists(&a, &a.tab);
@@ -1378,6 +1415,13 @@ int main(int argc, char **argv)
 			tool_error("cannot fill the eBPF maps: %s", strerror(-e));
 			goto cleanup;
 		}
+		if (a.verbose)
+			tool_error("%zu rules in the maps: %zu address blocks, %zu lists, in %llu ms "
+				   "(%llu ms since start)",
+				   a.rules.n, a.tab.nkeys, a.tab.nlists,
+				   (unsigned long long)((clock_ns(CLOCK_MONOTONIC) - t0) / NSEC_PER_MSEC),
+				   (unsigned long long)((clock_ns(CLOCK_MONOTONIC) - started) /
+							NSEC_PER_MSEC));
 	}
 	if (a.needs.dns || a.needs.steer_udp) {
 		a.dns_states = calloc(a.rules.n, sizeof(*a.dns_states));

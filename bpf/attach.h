@@ -138,7 +138,7 @@ struct ca_client_key {
 	__u64 netns;
 	__u16 sport; /* network order */
 	__u8 proto;  /* IPPROTO_UDP or IPPROTO_TCP */
-	__u8 family; /* AF_INET or AF_INET6: the socket's family */
+	__u8 pad1;   /* 0 */
 	__u32 pad;
 };
 

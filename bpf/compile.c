@@ -130,8 +130,10 @@ void ca_rules_needs(const struct chaos_rule *rules, size_t n, struct ca_needs *n
 			needs->connect = true;
 		if (k.hooks[CA_P_UDP] & CA_H_SENDTO)
 			needs->sendmsg = true;
-		if (k.hooks[CA_P_UDP] & (CA_H_OUT | CA_H_IN | CA_H_OUT_CONN))
-			needs->packets = true;
+		if (k.hooks[CA_P_UDP] & (CA_H_OUT | CA_H_IN | CA_H_OUT_CONN)) {
+			/* datagram rules act on sockets the call hooks tagged as a target's */
+			needs->packets = needs->connect = needs->sendmsg = true;
+		}
 		if (k.action == CA_ACT_REFUSE && k.hooks[CA_P_UDP])
 			needs->steer_udp = true;
 		switch (k.action) {
@@ -186,7 +188,7 @@ void ca_key_format(const struct ca_key *k, char *buf, size_t len)
 	if (k->prefixlen - 8 == full)
 		snprintf(buf, len, family == AF_INET6 ? "[%s]" : "%s", a);
 	else
-		snprintf(buf, len, family == AF_INET6 ? "[%s]/%u" : "%s/%u", a, k->prefixlen - 8);
+		snprintf(buf, len, family == AF_INET6 ? "[%s/%u]" : "%s/%u", a, k->prefixlen - 8);
 }
 
 /* A key cut to its first len bits (len counts the tag byte). */

@@ -1,0 +1,3 @@
+module chaos/goclient
+
+go 1.19
