@@ -118,8 +118,13 @@ static cJSON *substituted_provider(struct run_state *st, const cJSON *prov)
 	else if (!strcmp(type, "chaos"))
 		keys = chaos_keys;
 	else if (!strcmp(type, "process")) {
-		/* lib: process arguments only when there is configuration or secrets */
-		if (!rj_truthy(st->config) && !rj_truthy(st->secrets))
+		/* lib: process arguments only when there is configuration or secrets (the
+		 * chaos_service_pid we add does not count: it must not change what $$ means) */
+		bool config = false;
+		for (const cJSON *c = st->config ? st->config->child : NULL; c && !config;
+		     c = c->next)
+			config = strcmp(c->string, "chaos_service_pid") != 0;
+		if (!config && !rj_truthy(st->secrets))
 			return p;
 		static const char *const process_keys[] = {"arguments", NULL};
 		keys = process_keys;

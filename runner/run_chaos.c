@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -526,6 +527,82 @@ static int wait_ready(struct run_state *st, const cJSON *ready, unsigned gen, ch
 	return rc;
 }
 
+/* fork + exec chaos-exec for the service: its own process group, stdin /dev/null, and
+ * PR_SET_PDEATHSIG so that it gets SIGTERM (which chaos-exec passes on to the service) even if
+ * chaos-run itself is killed with SIGKILL and cannot clean up.  Only async-signal-safe calls
+ * between fork and exec.  Returns 0 or an errno. */
+static int spawn_service(const char *exe, char *const argv[], char *const envp[],
+			 const char *cwd, const char *log, pid_t *out)
+{
+	int ep[2];
+	if (pipe2(ep, O_CLOEXEC) < 0)
+		return errno;
+	int logfd = -1;
+	if (log) {
+		logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (logfd < 0) {
+			int e = errno;
+			close(ep[0]);
+			close(ep[1]);
+			return e;
+		}
+	}
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid == 0) {
+		int e = 0;
+		static const int sigs[] = {SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGPIPE};
+		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+			signal(sigs[i], SIG_DFL);
+		if (setpgid(0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+			e = errno;
+		if (!e && getppid() != parent)
+			_exit(127); /* chaos-run is already gone */
+		int null = open("/dev/null", O_RDONLY);
+		if (!e && (null < 0 || dup2(null, 0) < 0))
+			e = errno;
+		if (!e && logfd >= 0 && (dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0))
+			e = errno;
+		if (!e && cwd && chdir(cwd) < 0)
+			e = errno;
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (!e) {
+			execve(exe, argv, envp);
+			e = errno;
+		}
+		ssize_t w = write(ep[1], &e, sizeof(e));
+		(void)w;
+		_exit(127);
+	}
+	int fork_errno = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(ep[1]);
+	if (logfd >= 0)
+		close(logfd);
+	if (pid < 0) {
+		close(ep[0]);
+		return fork_errno;
+	}
+	/* the exec either happened (EOF: close-on-exec) or sent its errno */
+	int e = 0;
+	ssize_t r;
+	while ((r = read(ep[0], &e, sizeof(e))) < 0 && errno == EINTR)
+		;
+	close(ep[0]);
+	if (r == (ssize_t)sizeof(e) && e) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return e;
+	}
+	*out = pid;
+	return 0;
+}
+
 int run_chaos_start(struct run_state *st, char *err, size_t errlen)
 {
 	const cJSON *ext = extension(st->exp);
@@ -587,37 +664,11 @@ int run_chaos_start(struct run_state *st, char *err, size_t errlen)
 	envp[m] = NULL;
 	cJSON_Delete(envs);
 
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&at);
 	const cJSON *cwd = rj_get(svc, "cwd");
-	if (cJSON_IsString(cwd))
-		posix_spawn_file_actions_addchdir_np(&fa, cwd->valuestring);
 	const cJSON *log = rj_get(svc, "log");
-	if (cJSON_IsString(log)) {
-		posix_spawn_file_actions_addopen(&fa, 1, log->valuestring,
-						 O_WRONLY | O_CREAT | O_APPEND, 0644);
-		posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	}
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	sigset_t def, none;
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	sigaddset(&def, SIGINT);
-	sigaddset(&def, SIGTERM);
-	sigaddset(&def, SIGUSR1);
-	sigaddset(&def, SIGUSR2);
-	sigemptyset(&none);
-	posix_spawnattr_setsigdefault(&at, &def);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
-					     POSIX_SPAWN_SETPGROUP);
-	pid_t pid;
-	int rc = posix_spawn(&pid, exec, &fa, &at, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
+	pid_t pid = 0;
+	int rc = spawn_service(exec, argv, envp, cJSON_IsString(cwd) ? cwd->valuestring : NULL,
+			       cJSON_IsString(log) ? log->valuestring : NULL, &pid);
 	for (size_t i = 0; argv[i]; i++)
 		free(argv[i]);
 	free(argv);

@@ -268,5 +268,37 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
         w.cleanup()
 
 
+@test
+def service_dies_with_a_killed_runner():
+    # chaos-run killed with SIGKILL cannot clean up: the service still goes (PR_SET_PDEATHSIG)
+    w = Workdir()
+    fake = Fake(w)
+    try:
+        port = free_port()
+        marker = "svc-kill-%d" % port
+        exp = experiment(method=[proc("wait", "sh", ["-c", "echo $$ > %s/started.tmp; "
+                                                         "mv %s/started.tmp %s/started; sleep 30"
+                                                         % (w.path, w.path, w.path)])],
+                         extensions=service_ext(port, marker))
+        p = subprocess.Popen([RUNNER, "--quiet", "--journal-path", w.path + "/j.json",
+                              w.file("e.json", exp)], env=fake.env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(w.path + "/started"):
+            assert p.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        assert pids_matching(marker), "the service is not running"
+        p.kill()
+        p.wait()
+        deadline = time.monotonic() + 5
+        while pids_matching(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pids_matching(marker) == [], "the service outlived chaos-run"
+        # a process activity is not protected that way (see chaos-run(1)): end it here
+        os.killpg(int(open(w.path + "/started").read()), signal.SIGKILL)
+    finally:
+        w.cleanup()
+
+
 if __name__ == "__main__":
     sys.exit(main("extension"))
