@@ -739,10 +739,9 @@ static long target_of(struct run_state *st, const cJSON *prov, char *err, size_t
 	return -1;
 }
 
-static int ctl(struct run_state *st, long pid, const char *verb, char **items, size_t n,
-	       bool json, cJSON **answer, char *err, size_t errlen)
+static int ctl(long pid, const char *verb, char **items, size_t n, bool json, cJSON **answer,
+	       char *err, size_t errlen)
 {
-	(void)st;
 	char *exe = sibling("chaos-ctl");
 	if (!exe) {
 		snprintf(err, errlen, "chaos-ctl not found next to chaos-run or in PATH");
@@ -807,7 +806,7 @@ static void add_faults(struct run_state *st, const char *name, long pid, const c
 	cJSON *answer = NULL;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (ctl(st, pid, "add", rules, k, true, &answer, res->msg, sizeof(res->msg)) < 0) {
+	if (ctl(pid, "add", rules, k, true, &answer, res->msg, sizeof(res->msg)) < 0) {
 		res->fail = RUN_FAILED;
 		/* chaos-ctl may have added some before failing: cleanup removes them all */
 		pthread_mutex_lock(&cs->lock);
@@ -890,9 +889,9 @@ static int remove_faults(struct run_state *st, size_t *idx, size_t n, const char
 			snprintf(msg, sizeof(msg), "process %ld is gone", f->target);
 		} else if (without_id) {
 			char *all[] = {"all"};
-			r = ctl(st, f->target, "remove", all, 1, false, NULL, msg, sizeof(msg));
+			r = ctl(f->target, "remove", all, 1, false, NULL, msg, sizeof(msg));
 		} else {
-			r = ctl(st, f->target, "remove", ids, k, false, NULL, msg, sizeof(msg));
+			r = ctl(f->target, "remove", ids, k, false, NULL, msg, sizeof(msg));
 		}
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);

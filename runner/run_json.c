@@ -128,7 +128,7 @@ void rj_fmt_double(double d, char *buf, size_t len)
 	size_t o = 0;
 	if (neg)
 		out[o++] = '-';
-	if (exp >= -5 && exp < 16) {
+	if (exp >= -4 && exp < 16) { /* Python: fixed notation in [1e-4, 1e16) */
 		if (exp < 0) {
 			out[o++] = '0';
 			out[o++] = '.';
@@ -147,13 +147,9 @@ void rj_fmt_double(double d, char *buf, size_t len)
 				out[o++] = '0';
 		}
 		out[o] = '\0';
-		/* Python switches to exponent form below 1e-4 */
-		if (exp < -4)
-			goto expform;
 		snprintf(buf, len, "%s", out);
 		return;
 	}
-expform:
 	o = neg ? 1 : 0;
 	out[o++] = digits[0];
 	if (nd > 1) {
@@ -444,10 +440,8 @@ char *rj_text_from_bytes(const char *buf, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)buf;
 	bool utf8 = true;
-	size_t nul = 0;
 	for (size_t i = 0; i < len;) {
 		if (p[i] == 0) {
-			nul++;
 			i++;
 			continue;
 		}
@@ -474,7 +468,6 @@ char *rj_text_from_bytes(const char *buf, size_t len)
 			out[o++] = (char)(0x80 | (c & 0x3f));
 		}
 	}
-	(void)nul;
 	out[o] = '\0';
 	return out;
 }
