@@ -478,5 +478,62 @@ def man_page_examples():
         w.cleanup()
 
 
+@test
+def experiment_from_url():
+    exp = experiment(method=[proc("a", "true")])
+    body = json.dumps(exp)
+    yaml_body = "title: t\ndescription: d\nmethod: []\n"
+    s = Server({"/e.json": lambda req: (200, {"Content-Type": "application/json"}, body),
+                "/e": lambda req: (200, {"Content-Type": "application/x-yaml"}, yaml_body),
+                "/auth.json": lambda req: ((200, {}, body) if req["headers"].get(
+                    "Authorization") == "Bearer tkn" else (403, {}, "no"))})
+    w = Workdir()
+    try:
+        r = run(["validate", s.url + "/e.json"])
+        assert r.code == 0, r
+        r = run(["validate", s.url + "/e"])
+        assert r.code == 0, r
+        r = run([s.url + "/e.json"], journal=w.path + "/j.json")
+        assert r.code == 0 and r.journal["run"][0]["status"] == "succeeded", r
+        r = run(["validate", s.url + "/missing.json"])
+        assert r.code == 1 and "HTTP status 404" in r.err, r
+        r = run(["validate", s.url + "/auth.json"])
+        assert r.code == 1, r
+        env = dict(os.environ, CHAOSTOOLKIT_LOADER_AUTH_BEARER_TOKEN="tkn")
+        r = run(["validate", s.url + "/auth.json"], env=env)
+        assert r.code == 0, r
+    finally:
+        s.close()
+        w.cleanup()
+
+
+@test
+def https_verify_tls():
+    import ssl
+    w = Workdir()
+    s = Server({"/": lambda req: (200, {"Content-Type": "text/plain"}, "secure")})
+    try:
+        key, cert = w.path + "/key.pem", w.path + "/cert.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1"], check=True,
+                       capture_output=True)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        s.httpd.socket = ctx.wrap_socket(s.httpd.socket, server_side=True)
+        url = "https://127.0.0.1:%d/" % s.port
+        e = experiment(method=[http_act("checked", url, timeout=3),
+                               http_act("unchecked", url, timeout=3, verify_tls=False)])
+        r = run([w.file("e.json", e)], journal=w.path + "/j.json")
+        out = {x["activity"]["name"]: x for x in r.journal["run"]}
+        assert out["checked"]["status"] == "failed", out["checked"]
+        assert "failed to connect to " + url in out["checked"]["exception"][-1]
+        assert out["unchecked"]["status"] == "succeeded", out["unchecked"]
+        assert out["unchecked"]["output"]["body"] == "secure"
+    finally:
+        s.close()
+        w.cleanup()
+
+
 if __name__ == "__main__":
     sys.exit(main("integration"))
