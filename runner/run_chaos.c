@@ -970,16 +970,21 @@ void run_chaos_provider(struct run_state *st, const cJSON *activity, const cJSON
 			idx[k++] = i;
 	}
 	pthread_mutex_unlock(&cs->lock);
-	/* a name or rule that matches nothing on is a mistake worth failing for */
+	/* a name or rule that matches nothing on is a mistake worth failing for, unless it
+	 * names an activity of the experiment that has put nothing on (yet, or any more): a
+	 * rollback after a run that stopped early */
 	for (const cJSON *r = cJSON_IsArray(rem) ? rem->child : NULL; r; r = r->next) {
-		bool found = false;
-		for (size_t i = 0; i < k && !found; i++)
-			found = !strcmp(r->valuestring, cs->faults[idx[i]].added_by) ||
-				!strcmp(r->valuestring, cs->faults[idx[i]].rule);
+		bool found = run_lookup_ref(st->exp, r->valuestring) != NULL;
+		pthread_mutex_lock(&cs->lock);
+		for (size_t i = 0; i < cs->n && !found; i++)
+			found = !strcmp(r->valuestring, cs->faults[i].added_by) ||
+				!strcmp(r->valuestring, cs->faults[i].rule);
+		pthread_mutex_unlock(&cs->lock);
 		if (!found) {
 			res->fail = RUN_FAILED;
 			snprintf(res->msg, sizeof(res->msg),
-				 "no fault added by an activity or with a rule '%.300s' is on",
+				 "no activity named '%.300s' and no fault with that rule: nothing "
+				 "to remove",
 				 r->valuestring);
 			free(idx);
 			return;
