@@ -807,10 +807,10 @@ static __always_inline int udp_packet(struct __sk_buff *skb, struct bpf_sock *sk
 	if (r->action == CA_ACT_LOSS && !chance(r->loss_ppm))
 		return 1;
 	if (r->action == CA_ACT_LOSS || r->action == CA_ACT_BLACKHOLE) {
-		/* lost on the way: out, "drop, congestion" (3) makes the kernel count it and
+		/* lost on the way: out, "drop, congestion" (2) makes the kernel count it and
 		 * send() succeed, as a datagram lost in the network would */
 		emit(&d, s->pid, s->tid, id, out ? CA_CALL_SEND : CA_CALL_RECV, CA_EV_DROPPED, 0);
-		return out ? 3 : 0;
+		return out ? 2 : 0;
 	}
 	/* refuse, error on=send on a connected socket: a plain drop, which send() sees as EPERM
 	 * (the one errno a packet hook can give) */
