@@ -50,6 +50,15 @@ bg() {
 	PIDS="$PIDS $LAST"
 }
 
+# stop PID...: kill -9 and reap, without a "Killed" notice
+stop() {
+	local p
+	for p in "$@"; do
+		kill -9 "$p" 2>/dev/null || true
+		{ wait "$p"; } 2>/dev/null || true
+	done
+}
+
 now_ms() {
 	date +%s%3N
 }
@@ -100,6 +109,16 @@ check() {
 	else
 		bad "$1" "got '$(printf '%s' "$2" | tr '\n' ' ' | cut -c1-300)', want /$3/"
 	fi
+}
+
+# wait_last FILE REGEX [SECONDS]: until the last line of FILE matches
+wait_last() {
+	local i n=$(( ${3:-5} * 50 ))
+	for i in $(seq "$n"); do
+		tail -1 "$1" 2>/dev/null | grep -Eq -- "$2" && return 0
+		sleep 0.02
+	done
+	return 1
 }
 
 # within NAME VALUE LO HI: an integer in [LO, HI]
