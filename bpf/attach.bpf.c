@@ -506,6 +506,18 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool v6)
 			 * (CA_H_OUT_CONN), and that is logged when it happens */
 			return 1;
 		}
+		if (r->action == CA_ACT_REFUSE) {
+			/* a real refusal: loopback port 0, where nothing can listen, answers the
+			 * SYN with a reset, so a non-blocking connect sees EINPROGRESS and then
+			 * ECONNREFUSED through poll and SO_ERROR, as over a network */
+			if (s) {
+				s->rule = id + 1;
+				s->flags |= CA_SK_STEERED;
+			}
+			steer(ctx, v6, &d, 0);
+			emit_current(&d, id, CA_CALL_CONNECT, CA_EV_ERRNO, r->err);
+			return 1;
+		}
 		bpf_set_retval(-r->err);
 		emit_current(&d, id, CA_CALL_CONNECT, CA_EV_ERRNO, r->err);
 		return 0;

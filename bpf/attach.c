@@ -159,7 +159,8 @@ static void usage(FILE *f)
 		"      --container ID     every process of a docker, containerd, CRI-O or podman\n"
 		"                         container (its id, or a unique prefix)\n"
 		"      --for DURATION     detach after DURATION (like 30s, 5m)\n"
-		"      --log FILE|-       append one JSON line per injected fault to FILE\n"
+		"      --log FILE|-       append one JSON line per injected fault to FILE (- for\n"
+		"                         standard output; the default is standard error)\n"
 		"      --seed N           seed for p= decisions, to make a run reproducible\n"
 		"      --refresh DURATION re-resolve host names this often (default 30s)\n"
 		"      --check            check the rules and show how they would run; attach nothing\n"
@@ -763,16 +764,15 @@ static int on_event(void *ctx, void *data, size_t size)
 
 static int open_log(struct app *a)
 {
-	if (!a->log_path) {
-		a->log_fd = -1;
-		return 0;
-	}
-	if (strcmp(a->log_path, "-") == 0)
+	if (!a->log_path)
+		a->log_fd = fcntl(2, F_DUPFD_CLOEXEC, 3); /* as chaos-exec: standard error */
+	else if (strcmp(a->log_path, "-") == 0)
 		a->log_fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
 	else
 		a->log_fd = open(a->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (a->log_fd < 0) {
-		tool_error("--log %s: %s", a->log_path, strerror(errno));
+		tool_error("--log %s: %s", a->log_path ? a->log_path : "(standard error)",
+			   strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -1193,11 +1193,13 @@ static const char *run(struct app *a, int sfd)
 						continue;
 					}
 					if (a->cmd && !a->child_done) {
-						/* the terminal sent it to the command too */
+						/* from the terminal, it reached the command too */
 						if (si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE)
 							kill(a->child, (int)si.ssi_signo);
 						continue;
 					}
+					if (a->cmd)
+						continue; /* USR1, USR2 after the command ended */
 					why = strsignal((int)si.ssi_signo);
 				}
 			} else if (tag == EV_FOR) {
@@ -1345,6 +1347,11 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGQUIT);
 	sigaddset(&mask, SIGCHLD);
+	if (a.cmd) {
+		/* passed on to the command, as chaos-exec does */
+		sigaddset(&mask, SIGUSR1);
+		sigaddset(&mask, SIGUSR2);
+	}
 	if (sigprocmask(SIG_BLOCK, &mask, &old) < 0 ||
 	    (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		tool_error("cannot take signals: %s", strerror(errno));

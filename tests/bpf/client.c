@@ -2,6 +2,8 @@
  * call per run, the outcome on stdout as "STEP RESULT MS"
  *
  *   client connect HOST PORT [TIMEOUT_MS]      connect          -> connect ok 0 | connect ECONNREFUSED 0
+ *   client nbconnect HOST PORT                 non-blocking connect, then poll and SO_ERROR
+ *                                                               -> connect EINPROGRESS 0 error ECONNREFUSED 0
  *   client rr HOST PORT [TIMEOUT_MS]           connect, "ping", read the echo
  *                                                               -> rr ok 1 | recv TIMEOUT 500
  *   client udp HOST PORT sendto|connect [N]    N datagrams (default 2), each result
@@ -150,6 +152,29 @@ static int cmd_connect(char **av, int ac, bool rr)
 	return 0;
 }
 
+static int cmd_nbconnect(char **av)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = addr_of(av[2], av[3], &ss), elen = sizeof(int);
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), err = 0;
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+	if (connect(fd, (struct sockaddr *)&ss, len) == 0) {
+		printf("connect ok %ld\n", ms());
+		return 0;
+	}
+	printf("connect %s %ld\n", errno == EINPROGRESS ? "EINPROGRESS" : ename(errno), ms());
+	if (errno != EINPROGRESS)
+		return 0;
+	if (poll(&p, 1, 2000) != 1) {
+		printf("poll TIMEOUT %ld\n", ms());
+		return 0;
+	}
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+	printf("error %s %ld\n", err ? ename(err) : "ok", ms());
+	return 0;
+}
+
 static int cmd_udp(char **av, int ac)
 {
 	struct sockaddr_storage ss;
@@ -271,6 +296,8 @@ int main(int ac, char **av)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (ac >= 4 && strcmp(av[1], "connect") == 0)
 		return cmd_connect(av, ac, false);
+	if (ac >= 4 && strcmp(av[1], "nbconnect") == 0)
+		return cmd_nbconnect(av);
 	if (ac >= 4 && strcmp(av[1], "rr") == 0)
 		return cmd_connect(av, ac, true);
 	if (ac >= 5 && strcmp(av[1], "udp") == 0)

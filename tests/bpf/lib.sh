@@ -20,6 +20,13 @@ if [ -z "$MOUNT" ]; then
 fi
 
 T=$(mktemp -d /tmp/chaos-bpf.XXXXXX)
+chmod 755 "$T"
+
+# chaos-attach with its fault log in $T/events (a --log given later wins), not on our stderr
+REAL_ATTACH=$ATTACH
+ATTACH=$T/chaos-attach
+printf '#!/bin/bash\nexec "%s" --log "%s/events" "$@"\n' "$REAL_ATTACH" "$T" >"$ATTACH"
+chmod 755 "$ATTACH"
 PIDS=""   # background processes to kill at the end
 CGS=""    # cgroups the tests made, deepest last
 PASSED=0

@@ -12,6 +12,7 @@ want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 section() { printf '%s\n' "-- $1"; }
 
 start_peer
+set +e # from here a failing command is a failed check, reported, not the end of the run
 
 # target HOST: the rule target for a client's HOST (an IPv4-mapped address is an IPv4 one)
 target() {
@@ -47,6 +48,11 @@ fi
 # ---- connect: errnos, delays, timeouts ------------------------------------------------------
 if want connect; then
 	section "connect: errno, delay, blackhole timeout, loss"
+	out=$("$ATTACH" -f "127.0.0.1:$PORT refuse" -- "$CLIENT" nbconnect 127.0.0.1 "$PORT")
+	check "refuse, non-blocking: EINPROGRESS, then ECONNREFUSED (a real reset)" "$out" \
+		'^connect EINPROGRESS [0-9]+ error ECONNREFUSED [0-9]{1,2}$'
+	out=$("$ATTACH" -f "[::1]:$PORT refuse" -- "$CLIENT" nbconnect ::1 "$PORT")
+	check "refuse, non-blocking, IPv6" "$out" '^connect EINPROGRESS [0-9]+ error ECONNREFUSED '
 	out=$("$ATTACH" -f "[::1]:$PORT error=EHOSTUNREACH" -- "$CLIENT" connect ::1 "$PORT")
 	check "error=EHOSTUNREACH on IPv6" "$out" '^connect EHOSTUNREACH [0-9]{1,2}$'
 	out=$("$ATTACH" -f "127.0.0.0/8 error=ENETUNREACH" -- "$CLIENT" connect 127.0.0.9 "$PORT")
