@@ -66,6 +66,9 @@ $(BPF_TEST)/goclient: tests/bpf/goclient/main.go tests/bpf/goclient/go.mod
 $(BPF_TEST)/peer: $(O)/tests/bpf/peer.o
 	$(call msg,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^
 
+$(BPF_TEST)/bench: $(O)/tests/bpf/bench.o
+	$(call msg,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^
+
 $(BPF_TEST)/test_compile: $(O)/tests/bpf/test_compile.o $(O)/bpf/compile.o $(CORE_LIBS)
 	$(call msg,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CORE_LDLIBS) -lcmocka
 

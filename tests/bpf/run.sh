@@ -3,11 +3,12 @@
 # Python) against servers on loopback, as root; exact errnos, timings with bounds.
 #
 #   O=build tests/bpf/run.sh [SECTION...]      (sections: clients connect udp bandwidth triggers
-#                                               log pid cgroup container dns kill rules refusals)
+#                                               log pid cgroup container dns names kill rules
+#                                               refusals)
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-SECTIONS=${*:-clients connect udp bandwidth triggers log pid cgroup container dns kill rules refusals}
+SECTIONS=${*:-clients connect udp bandwidth triggers log pid cgroup container dns names kill rules refusals}
 want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 section() { printf '%s\n' "-- $1"; }
 
@@ -313,6 +314,23 @@ if want dns; then
 	check "forwarded: without chaos-attach (the stand-in upstream)" "$out" '^gai 192\.0\.2\.99 '
 	check "forwarded: a name no rule covers gets the upstream's answer, UDP, TCP, Go" "$out" \
 		'^gai 192\.0\.2\.99 [0-9]+ gai 192\.0\.2\.99 [0-9]+ gai 192\.0\.2\.99 [0-9]+ gai EAI_NONAME [0-9]+ gai 192\.0\.2\.99 [0-9]+$'
+fi
+
+# ---- host names: resolved at the attach, and again while attached ---------------------------------
+if want names; then
+	section "host names: resolved when attached, kept fresh"
+	echo "127.0.0.2 chaos-refresh.test" >"$T/hosts"
+	cat >"$T/names.sh" <<-EOF
+		mount --bind "$T/hosts" /etc/hosts
+		"$ATTACH" --refresh 1s -f "chaos-refresh.test:$PORT error=EHOSTUNREACH" -- sh -c '
+			"$CLIENT" connect 127.0.0.2 $PORT; "$CLIENT" connect 127.0.0.3 $PORT
+			echo "127.0.0.3 chaos-refresh.test" > "$T/hosts"; sleep 2.3
+			"$CLIENT" connect 127.0.0.2 $PORT; "$CLIENT" connect 127.0.0.3 $PORT'
+	EOF
+	out=$(unshare -m bash "$T/names.sh" 2>&1)
+	# nothing listens on 127.0.0.2 and .3: ECONNREFUSED is the kernel's own answer
+	check "a name's address is faulted, another is not; after it moves, the other way round" "$out" \
+		'^connect EHOSTUNREACH [0-9]+ connect ECONNREFUSED [0-9]+ connect ECONNREFUSED [0-9]+ connect EHOSTUNREACH [0-9]+$'
 fi
 
 # ---- kill -9 ----------------------------------------------------------------------------------
