@@ -875,6 +875,15 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool out)
 		bpf_map_update_elem(&dns_clients, &k, &c, BPF_ANY);
 		s->flags |= CA_SK_DNS_SEEN;
 	}
+	if (s->action == CA_ACT_NONE || !s->rule)
+		return 1;
+	rid = s->rule - 1;
+	r = bpf_map_lookup_elem(&rules, &rid);
+	if (!r)
+		return 1;
+	/* the outage ends with the rule's window (for=, flap=): what it held back flows again */
+	if (s->action != CA_ACT_DELAY && !window_open(r, bpf_ktime_get_ns()))
+		return 1;
 	switch (s->action) {
 	case CA_ACT_BLACKHOLE:
 		return 0;
@@ -887,11 +896,7 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool out)
 		}
 		return 1;
 	case CA_ACT_LOSS:
-		if (!s->rule)
-			return 1;
-		rid = s->rule - 1;
-		r = bpf_map_lookup_elem(&rules, &rid);
-		if (!r || !(r->hooks[CA_P_TCP] & (out ? CA_H_LOSS_OUT : CA_H_LOSS_IN)))
+		if (!(r->hooks[CA_P_TCP] & (out ? CA_H_LOSS_OUT : CA_H_LOSS_IN)))
 			return 1;
 		if (!chance(s->loss_ppm))
 			return 1;

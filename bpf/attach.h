@@ -103,7 +103,6 @@ enum {
 	CA_SK_STEERED = 1u << 2,     /* destination rewritten (dns, or a refused UDP peer) */
 	CA_SK_DNS = 1u << 3,         /* steered to the DNS responder */
 	CA_SK_DNS_SEEN = 1u << 4,    /* its client port is in dns_clients */
-	CA_SK_LOGGED = 1u << 5,      /* the connection's fault is in the log already */
 };
 
 /* Socket storage: what happens to a connection, decided at connect (or at attach). */

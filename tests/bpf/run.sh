@@ -148,6 +148,9 @@ if want triggers; then
 	b=$("$ATTACH" --seed 42 -f "127.0.0.1:$PORT refuse p=0.5" -- bash -c "connects 24 127.0.0.1 $PORT")
 	check "p=0.5 --seed 42: the same calls fire again" "$b" "^$a\$"
 	check "p=0.5: some fire, some do not" "$a" 'ECONNREFUSED.*ok|ok.*ECONNREFUSED'
+	out=$("$ATTACH" -f "127.0.0.1:$PORT stall for=600ms" -- "$CLIENT" rr 127.0.0.1 "$PORT" 3000)
+	check "stall for=600ms: the stalled exchange completes once the window ends" "$out" '^rr ok '
+	within "stall for=600ms: by retransmission, soon after 600 ms" "$(field 3 "$out")" 550 1700
 	# the first rule that fires wins; one that does not lets the next one try
 	out=$("$ATTACH" -f "127.0.0.1:$PORT refuse count=1" -f "127.0.0.1 error=ETIMEDOUT" \
 		-- bash -c "connects 2 127.0.0.1 $PORT")
@@ -468,6 +471,22 @@ if want refusals; then
 	wait "$AP" && rc=0 || rc=$?
 	check "--pid: the target exits, chaos-attach detaches, exit 0" "$rc $(cat "$T/gone.err")" \
 		'^0 .*detached \(the target process exited\)'
+fi
+
+# ---- the man page's examples ----------------------------------------------------------------------
+if want refusals; then
+	section "man/chaos-attach.1: every example's rules are accepted"
+	# EXAMPLES lines that start with chaos-attach, continuation lines (\e) joined
+	awk '/^\.SH EXAMPLES/ { on = 1; next } /^\.SH / { on = 0 } on' "$ROOT/man/chaos-attach.1" |
+		sed -e 's/\\e$/\\/' | sed -e :a -e '/\\$/N; s/\\\n *//; ta' |
+		grep '^chaos-attach ' >"$T/examples"
+	n=0
+	while IFS= read -r line; do
+		n=$((n + 1))
+		out=$(eval "\"\$REAL_ATTACH\" --check ${line#chaos-attach }" 2>&1) && rc=0 || rc=$?
+		check "example $n: ${line:0:60}..." "$rc $out" '^0 1	'
+	done <"$T/examples"
+	within "man page examples found" "$n" 4 20
 fi
 
 finish
