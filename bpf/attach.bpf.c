@@ -34,8 +34,8 @@ const volatile bool filter_tgid = false; /* only the thread groups in `tgids` */
 const volatile __u32 self_tgid = 0;      /* chaos-attach: never a target */
 const volatile bool dns_enabled = false; /* steer port 53 to the responder */
 const volatile __u64 seed = 0;           /* p= decisions, as chaos_trigger() */
-const volatile __u64 pidns_dev = 0;      /* chaos-attach's PID namespace: PIDs are as seen there */
-const volatile __u64 pidns_ino = 0;
+const volatile __u64 pidns_dev = 0;      /* chaos-attach's PID namespace, if not the initial */
+const volatile __u64 pidns_ino = 0;      /* one: PIDs are as seen there */
 
 __u64 armed_ns = 0;      /* CLOCK_MONOTONIC when the rules arrived */
 __u64 lost_events = 0;   /* events the ring buffer had no room for */
@@ -110,11 +110,20 @@ struct {
 /* ---- who is a target ------------------------------------------------------------------- */
 
 /* The caller's thread group and thread ids as chaos-attach sees them (its own PID namespace);
- * false if the caller is not visible from there. */
+ * false if the caller is not visible from there.  In the initial namespace they are the
+ * kernel's own, and the helper for other namespaces (Linux 6.10 in these hooks) is never run:
+ * the verifier drops what a rodata constant rules out. */
 static __always_inline bool ids(__u32 *tgid, __u32 *tid)
 {
 	struct bpf_pidns_info ns;
+	__u64 id;
 
+	if (!pidns_ino) {
+		id = bpf_get_current_pid_tgid();
+		*tgid = id >> 32;
+		*tid = (__u32)id;
+		return true;
+	}
 	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)))
 		return false;
 	*tgid = ns.tgid;

@@ -1378,8 +1378,10 @@ int main(int argc, char **argv)
 		a.skel->rodata->self_tgid = (uint32_t)getpid();
 		a.skel->rodata->dns_enabled = a.needs.dns;
 		a.skel->rodata->seed = a.seed;
-		a.skel->rodata->pidns_dev = pidns.st_dev;
-		a.skel->rodata->pidns_ino = pidns.st_ino;
+		if (pidns.st_ino != 0xEFFFFFFCU) { /* PROC_PID_INIT_INO: the initial namespace */
+			a.skel->rodata->pidns_dev = pidns.st_dev;
+			a.skel->rodata->pidns_ino = pidns.st_ino;
+		}
 		bpf_map__set_max_entries(a.skel->maps.rules, (uint32_t)nr);
 		bpf_map__set_max_entries(a.skel->maps.rstate, (uint32_t)nr);
 		bpf_map__set_max_entries(a.skel->maps.dst_trie, (uint32_t)(2 * a.tab.nkeys + slack));

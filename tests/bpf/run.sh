@@ -197,6 +197,18 @@ if want pid; then
 		bad "--pid recovery" "$(cat "$T/py1")"
 	fi
 	stop "$P1" "$P2"
+	# chaos-attach in a PID namespace of its own: PIDs are as it sees them
+	cat >"$T/pidns.sh" <<-EOF
+		"$CLIENT" loop 127.0.0.1 $PORT 5 > "$T/pidns.loop" &
+		sleep 0.2
+		"$ATTACH" --pid \$! -f "127.0.0.1:$PORT refuse" --for 500ms 2>"$T/pidns.err"
+		sleep 0.2
+		kill %1
+	EOF
+	unshare -pf --mount-proc bash "$T/pidns.sh"
+	check "--pid from inside a PID namespace: the namespace's pid, refused, then not" \
+		"$(grep -c 'attached 1 rule to pid [0-9];' "$T/pidns.err") $(awk '{ print $2 }' "$T/pidns.loop")" \
+		'^1 ok ECONNREFUSED ok$'
 	out=$("$ATTACH" --pid "$P1" -f "127.0.0.1:1 refuse" 2>&1) && rc=0 || rc=$?
 	check "--pid of a process that is gone: exit 1, said so" "$rc $out" '^1 chaos-attach: --pid [0-9]+: no such process$'
 fi
