@@ -839,6 +839,19 @@ static __always_inline int udp_packet(struct __sk_buff *skb, struct bpf_sock *sk
 	return 0;
 }
 
+/* Tell the responder who sends from this port, and where the query was going. */
+static __always_inline void dns_client(struct ca_sk *s, struct bpf_sock *sk, __u8 proto)
+{
+	struct ca_client_key k = { .netns = s->netns, .sport = bpf_htons((__u16)sk->src_port),
+				   .proto = proto };
+	struct ca_client c = { .pid = s->pid, .tid = s->tid, .family = s->family,
+			       .orig_port = s->orig_port };
+
+	__builtin_memcpy(c.orig_addr, s->orig_addr, 16);
+	bpf_map_update_elem(&dns_clients, &k, &c, BPF_ANY);
+	s->flags |= CA_SK_DNS_SEEN;
+}
+
 static __always_inline int on_packet(struct __sk_buff *skb, bool out)
 {
 	struct bpf_sock *sk = skb->sk;
@@ -856,34 +869,18 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool out)
 	s = sk_get(sk, false);
 	if (!s || !(s->flags & CA_SK_TARGET))
 		return 1;
-	if (!parse(skb, &p))
-		return 1;
-	if (p.proto == IPPROTO_UDP_) {
-		if ((s->flags & CA_SK_DNS) && out && !(s->flags & CA_SK_DNS_SEEN)) {
-			/* tell the responder who this client is and where it was going */
-			struct ca_client_key k = { .netns = s->netns, .sport = bpf_htons(p.sport),
-						   .proto = IPPROTO_UDP_ };
-			struct ca_client c = { .pid = s->pid, .tid = s->tid, .family = s->family,
-					       .orig_port = s->orig_port };
-			__builtin_memcpy(c.orig_addr, s->orig_addr, 16);
-			bpf_map_update_elem(&dns_clients, &k, &c, BPF_ANY);
-			s->flags |= CA_SK_DNS_SEEN;
-		}
-		if (s->flags & CA_SK_DNS)
+	if ((s->flags & CA_SK_DNS) && out && !(s->flags & CA_SK_DNS_SEEN))
+		dns_client(s, sk, (__u8)sk->protocol);
+	if (sk->protocol == IPPROTO_UDP_) {
+		/* a socket we pointed elsewhere (DNS, a refused peer) sends where we sent it */
+		if (s->flags & CA_SK_STEERED)
+			return 1;
+		if (!parse(skb, &p) || p.proto != IPPROTO_UDP_)
 			return 1;
 		return udp_packet(skb, sk, s, &p, out);
 	}
-	if (p.proto != IPPROTO_TCP_)
+	if (sk->protocol != IPPROTO_TCP_)
 		return 1;
-	if ((s->flags & CA_SK_DNS) && out && !(s->flags & CA_SK_DNS_SEEN)) {
-		struct ca_client_key k = { .netns = s->netns, .sport = bpf_htons(p.sport),
-					   .proto = IPPROTO_TCP_ };
-		struct ca_client c = { .pid = s->pid, .tid = s->tid, .family = s->family,
-				       .orig_port = s->orig_port };
-		__builtin_memcpy(c.orig_addr, s->orig_addr, 16);
-		bpf_map_update_elem(&dns_clients, &k, &c, BPF_ANY);
-		s->flags |= CA_SK_DNS_SEEN;
-	}
 	if (s->action == CA_ACT_NONE || !s->rule)
 		return 1;
 	rid = s->rule - 1;
@@ -897,6 +894,9 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool out)
 	case CA_ACT_BLACKHOLE:
 		return 0;
 	case CA_ACT_STALL:
+		/* data either way is dropped; the handshake, ACKs and FINs pass */
+		if (!parse(skb, &p))
+			return 1;
 		return p.payload ? 0 : 1;
 	case CA_ACT_DELAY:
 		if (out && sk->state == TCP_SYN_SENT_ && !(s->flags & CA_SK_SYN_DROPPED)) {

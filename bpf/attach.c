@@ -92,7 +92,7 @@ struct app {
 	uint64_t *no_ns; /* namespaces we could not serve: warn once */
 	size_t nno_ns;
 	int log_fd;
-	uint64_t logged, lost_logged;
+	uint64_t lost_logged;
 	pid_t child;
 	int child_status;
 	bool child_done;
@@ -546,9 +546,9 @@ static int watchdog_start(struct app *a)
 		signal(SIGHUP, SIG_IGN);
 		signal(SIGQUIT, SIG_IGN);
 		prctl(PR_SET_NAME, "chaos-attach-wd");
-		for (int fd = 3; fd < 1024; fd++)
-			if (fd != keep)
-				close(fd);
+		if (keep > 3)
+			close_range(3, (unsigned)keep - 1, 0);
+		close_range((unsigned)keep + 1, ~0U, 0);
 		while (used < sizeof(buf) - 1 &&
 		       ((n = read(keep, buf + used, sizeof(buf) - 1 - used)) > 0 ||
 			(n < 0 && errno == EINTR)))
@@ -645,7 +645,6 @@ static void write_line(struct app *a, const struct chaos_event *ev)
 		p += w;
 		n -= (int)w;
 	}
-	a->logged++;
 }
 
 static const char *host_of(const struct app *a, uint32_t rule)
@@ -892,10 +891,17 @@ static void refresh_names(struct app *a)
 		goto drop;
 	}
 	/* keys the new tables no longer have, then the old lists */
-	qsort(t.keys, t.nkeys, sizeof(t.keys[0]), key_cmp_sort);
-	for (size_t i = 0; i < a->tab.nkeys; i++)
-		if (!bsearch(&a->tab.keys[i], t.keys, t.nkeys, sizeof(t.keys[0]), key_cmp_sort))
-			bpf_map_delete_elem(bpf_map__fd(a->skel->maps.dst_trie), &a->tab.keys[i]);
+	struct ca_key *sorted = malloc((t.nkeys ? t.nkeys : 1) * sizeof(*sorted));
+	if (sorted) {
+		memcpy(sorted, t.keys, t.nkeys * sizeof(*sorted));
+		qsort(sorted, t.nkeys, sizeof(*sorted), key_cmp_sort);
+		for (size_t i = 0; i < a->tab.nkeys; i++)
+			if (!bsearch(&a->tab.keys[i], sorted, t.nkeys, sizeof(*sorted), key_cmp_sort))
+				bpf_map_delete_elem(bpf_map__fd(a->skel->maps.dst_trie),
+						    &a->tab.keys[i]);
+		free(sorted);
+	}
+	/* (without memory for the sort, stale addresses stay until the next change) */
 	for (size_t i = 0; i < a->tab.nlists; i++)
 		bpf_map_delete_elem(bpf_map__fd(a->skel->maps.dst_lists), &a->tab.list_keys[i]);
 	ca_tables_free(&a->tab);

@@ -414,7 +414,7 @@ static void read_resolv(pid_t pid, struct ns_ctx *n)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		char addr[INET6_ADDRSTRLEN + 16];
+		char addr[64];
 		if (sscanf(line, " nameserver %63s", addr) != 1)
 			continue;
 		char *pct = strchr(addr, '%');
