@@ -53,8 +53,21 @@ struct pending {
 	uint64_t deadline_ms;
 };
 
+/* Names the responder answered with a dns=ADDRESS rule: a reverse lookup of the address gets
+ * the name back, as from the preload. */
+#define REVERSE 64
+struct reverse {
+	uint32_t rule_id; /* 0: empty */
+	int family;
+	uint8_t addr[16];
+	char name[CHAOS_NAME_MAX + 1];
+};
+
 struct dns_server {
 	struct dns_config c;
+	pthread_mutex_t rev_lock; /* rev is shared with the TCP threads */
+	struct reverse rev[REVERSE];
+	unsigned rev_next;
 	int epfd, self_nsfd;
 	struct ns_ctx **ns;
 	size_t nns;
@@ -137,6 +150,83 @@ size_t dns_build_reply(const uint8_t *msg, size_t qend, int rcode, int family, c
 	return n;
 }
 
+int dns_ptr_addr(const char *name, int *family, uint8_t *addr)
+{
+	static const char v4[] = ".in-addr.arpa", v6[] = ".ip6.arpa";
+	size_t n = strlen(name);
+
+	memset(addr, 0, 16);
+	if (n > sizeof(v4) - 1 && strcmp(name + n - (sizeof(v4) - 1), v4) == 0) {
+		/* d.c.b.a.in-addr.arpa */
+		const char *p = name;
+		for (int i = 3; i >= 0; i--) {
+			unsigned v = 0, digits = 0;
+			while (*p >= '0' && *p <= '9' && digits < 4) {
+				v = v * 10 + (unsigned)(*p++ - '0');
+				digits++;
+			}
+			if (!digits || v > 255 || *p != '.' || (digits > 1 && p[-(int)digits] == '0'))
+				return -EINVAL;
+			p++;
+			addr[i] = (uint8_t)v;
+		}
+		if (strcmp(p - 1, v4) != 0)
+			return -EINVAL;
+		*family = AF_INET;
+		return 0;
+	}
+	if (n == 63 + sizeof(v6) - 1 && strcmp(name + 63, v6) == 0) {
+		/* 32 nibbles, the last first, dot-separated */
+		for (int i = 0; i < 32; i++) {
+			char c = name[2 * i];
+			int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+			if (v < 0 || (i < 31 && name[2 * i + 1] != '.'))
+				return -EINVAL;
+			int nib = 31 - i;
+			addr[nib / 2] |= (uint8_t)(nib % 2 ? v : v << 4);
+		}
+		*family = AF_INET6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+size_t dns_build_ptr(const uint8_t *msg, size_t qend, const char *target, uint8_t *out,
+		     size_t outlen)
+{
+	size_t tl = strlen(target), n;
+
+	if (tl == 0 || tl > CHAOS_NAME_MAX - 1 || outlen < qend + 12 + tl + 2)
+		return 0;
+	n = dns_build_reply(msg, qend, DNS_RCODE_NOERROR, 0, NULL, out, outlen);
+	if (!n)
+		return 0;
+	out[7] = 1; /* one answer */
+	uint8_t *a = out + n;
+	a[0] = 0xc0;
+	a[1] = 12;
+	a[2] = 0;
+	a[3] = 12; /* PTR */
+	a[4] = 0;
+	a[5] = 1;
+	a[6] = a[7] = a[8] = a[9] = 0; /* TTL 0 */
+	a[10] = (uint8_t)((tl + 2) >> 8);
+	a[11] = (uint8_t)(tl + 2);
+	uint8_t *w = a + 12;
+	for (const char *p = target; *p;) {
+		const char *dot = strchr(p, '.');
+		size_t l = dot ? (size_t)(dot - p) : strlen(p);
+		if (l == 0 || l > 63)
+			return 0;
+		*w++ = (uint8_t)l;
+		memcpy(w, p, l);
+		w += l;
+		p += l + (dot ? 1 : 0);
+	}
+	*w++ = 0;
+	return (size_t)(w - out);
+}
+
 /* ---- deciding ---------------------------------------------------------------------------------- */
 
 static uint64_t now_ms(clockid_t clk)
@@ -168,6 +258,27 @@ static void client_lookup(const struct dns_server *s, uint64_t cookie, uint16_t 
 
 enum verdict { FORWARD, REPLY, SILENCE };
 
+static void remember_name(struct dns_server *s, uint32_t rule_id, int family, const uint8_t *addr,
+			  const char *name)
+{
+	struct reverse *e;
+
+	pthread_mutex_lock(&s->rev_lock);
+	e = &s->rev[s->rev_next++ % REVERSE];
+	for (int i = 0; i < REVERSE; i++) /* the same address again: its entry */
+		if (s->rev[i].rule_id && s->rev[i].family == family &&
+		    memcmp(s->rev[i].addr, addr, family == AF_INET ? 4 : 16) == 0)
+			e = &s->rev[i];
+	e->rule_id = rule_id;
+	e->family = family;
+	memset(e->addr, 0, sizeof(e->addr));
+	memcpy(e->addr, addr, family == AF_INET ? 4 : 16);
+	size_t nl = strnlen(name, sizeof(e->name) - 1);
+	memcpy(e->name, name, nl);
+	e->name[nl] = '\0';
+	pthread_mutex_unlock(&s->rev_lock);
+}
+
 /* What to do with a query: a fault (reply built into out, or silence), or forward it. */
 static enum verdict decide(struct dns_server *s, const uint8_t *q, size_t len,
 			   const struct client *cl, uint8_t *out, size_t *outlen)
@@ -180,6 +291,31 @@ static enum verdict decide(struct dns_server *s, const uint8_t *q, size_t len,
 
 	if (!s->c.dns || dns_parse_query(q, len, name, sizeof(name), &qtype, &qend) < 0)
 		return FORWARD;
+	if (qtype == 12) {
+		/* a reverse lookup of an address we answered a name with */
+		struct reverse hit = { 0 };
+		int fam;
+		uint8_t addr[16];
+		if (dns_ptr_addr(name, &fam, addr) == 0) {
+			pthread_mutex_lock(&s->rev_lock);
+			for (int i = 0; i < REVERSE; i++)
+				if (s->rev[i].rule_id && s->rev[i].family == fam &&
+				    memcmp(s->rev[i].addr, addr, 16) == 0)
+					hit = s->rev[i];
+			pthread_mutex_unlock(&s->rev_lock);
+		}
+		if (hit.rule_id && (*outlen = dns_build_ptr(q, qend, hit.name, out, DNS_MAX))) {
+			if (s->c.log) {
+				struct dns_fault f = { .rule_id = hit.rule_id,
+						       .pid = cl->known ? (int)cl->c.pid : 0,
+						       .tid = cl->known ? (int)cl->c.tid : 0,
+						       .name = name,
+						       .result = hit.name };
+				s->c.log(s->c.arg, &f);
+			}
+			return REPLY;
+		}
+	}
 	for (size_t i = 0; i < l->n; i++) {
 		const struct chaos_rule *r = &l->rules[i];
 		enum verdict v = REPLY;
@@ -210,6 +346,7 @@ static enum verdict decide(struct dns_server *s, const uint8_t *q, size_t len,
 				*outlen = dns_build_reply(q, qend, DNS_RCODE_NOERROR, r->dns_family,
 							  r->dns_addr, out, DNS_MAX);
 				inet_ntop(r->dns_family, r->dns_addr, result, sizeof(result));
+				remember_name(s, (uint32_t)i + 1, r->dns_family, r->dns_addr, name);
 			} else {
 				*outlen = dns_build_reply(q, qend, DNS_RCODE_NOERROR, 0, NULL, out,
 							  DNS_MAX);
@@ -823,6 +960,7 @@ struct dns_server *dns_new(const struct dns_config *c, char *err, size_t errlen)
 		return NULL;
 	}
 	s->c = *c;
+	pthread_mutex_init(&s->rev_lock, NULL);
 	s->self_nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->self_nsfd < 0 || s->epfd < 0) {

@@ -75,4 +75,12 @@ int dns_parse_query(const uint8_t *msg, size_t len, char *name, size_t namelen, 
 size_t dns_build_reply(const uint8_t *msg, size_t qend, int rcode, int family, const uint8_t *addr,
 		       uint8_t *out, size_t outlen);
 
+/* The address a reverse-lookup name stands for: "7.2.0.192.in-addr.arpa", or 32 nibbles and
+ * "ip6.arpa".  Returns 0 with *family and addr (16 bytes, IPv4 in the first 4), or -EINVAL. */
+int dns_ptr_addr(const char *name, int *family, uint8_t *addr);
+
+/* The reply to a query with one PTR record naming target (TTL 0).  Returns its length, or 0. */
+size_t dns_build_ptr(const uint8_t *msg, size_t qend, const char *target, uint8_t *out,
+		     size_t outlen);
+
 #endif

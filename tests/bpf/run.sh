@@ -304,6 +304,10 @@ if want dns; then
 	check "dns=192.0.2.7: the address" "$out" '^gai 192\.0\.2\.7 [0-9]+$'
 	out=$("$ATTACH" -f "*.invalid dns=[2001:db8::7]" -- "$GOCLIENT" gai chaos-test.invalid)
 	check "dns=[2001:db8::7]: Go gets the AAAA" "$out" '^gai 2001:db8::7 '
+	out=$("$ATTACH" -f "db.invalid dns=192.0.2.7" -f "v6.invalid dns=[2001:db8::7]" -- sh -c \
+		"$CLIENT gai db.invalid; $CLIENT gai v6.invalid; getent hosts 192.0.2.7; getent hosts 2001:db8::7")
+	check "dns=ADDRESS: a reverse lookup of the address gets the name back" "$out" \
+		'gai 192\.0\.2\.7 [0-9]+ gai 2001:db8::7 [0-9]+ 192\.0\.2\.7 +db\.invalid 2001:db8::7 +v6\.invalid$'
 	out=$(RES_OPTIONS=use-vc "$ATTACH" -f "*.invalid dns=192.0.2.8" -- "$CLIENT" gai chaos-test.invalid)
 	check "dns=ADDRESS over TCP (use-vc)" "$out" '^gai 192\.0\.2\.8 '
 	"$ATTACH" --log "$T/dnslog" -f "*.invalid dns=nxdomain count=1" -- "$CLIENT" gai a.invalid >/dev/null

@@ -115,11 +115,48 @@ static void test_reply(void **state)
 	assert_int_equal(dns_build_reply(q, qend, 0, AF_INET6, a6, r, qend + 27), 0); /* no room */
 }
 
+static void test_ptr(void **state)
+{
+	uint8_t a[16], want[16], q[512], r[512];
+	char name[256];
+	uint16_t type;
+	size_t qend, n, len;
+	int fam;
+	(void)state;
+
+	assert_int_equal(dns_ptr_addr("7.2.0.192.in-addr.arpa", &fam, a), 0);
+	assert_int_equal(fam, AF_INET);
+	inet_pton(AF_INET, "192.0.2.7", want);
+	assert_memory_equal(a, want, 4);
+	assert_int_equal(dns_ptr_addr("7.2.0.256.in-addr.arpa", &fam, a), -EINVAL);
+	assert_int_equal(dns_ptr_addr("7.2.0.in-addr.arpa", &fam, a), -EINVAL);
+	assert_int_equal(dns_ptr_addr("07.2.0.192.in-addr.arpa", &fam, a), -EINVAL);
+	assert_int_equal(dns_ptr_addr("x.2.0.192.in-addr.arpa", &fam, a), -EINVAL);
+	assert_int_equal(dns_ptr_addr("7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2."
+				      "ip6.arpa", &fam, a), 0);
+	assert_int_equal(fam, AF_INET6);
+	inet_pton(AF_INET6, "2001:db8::7", want);
+	assert_memory_equal(a, want, 16);
+	assert_int_equal(dns_ptr_addr("7.0.0.ip6.arpa", &fam, a), -EINVAL);
+	assert_int_equal(dns_ptr_addr("example.com", &fam, a), -EINVAL);
+
+	n = query(q, "7.2.0.192.in-addr.arpa", 12);
+	assert_int_equal(dns_parse_query(q, n, name, sizeof(name), &type, &qend), 0);
+	len = dns_build_ptr(q, qend, "db.example", r, sizeof(r));
+	assert_int_equal(len, qend + 12 + 12);
+	assert_int_equal(r[7], 1);
+	static const uint8_t rr[] = { 0xc0, 12, 0, 12, 0, 1, 0, 0, 0, 0, 0, 12,
+				      2, 'd', 'b', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0 };
+	assert_memory_equal(r + qend, rr, sizeof(rr));
+	assert_int_equal(dns_build_ptr(q, qend, "a..b", r, sizeof(r)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_reply),
+		cmocka_unit_test(test_ptr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
