@@ -29,10 +29,12 @@ fail() {
 	exit 1
 }
 
-# start_server KIND [ARGS]: start a servers.py server, print its port
+# start_server VAR KIND [ARGS]: start a servers.py server, set VAR to its port
+# (not in $(...): the server's pid must reach PIDS in this shell, for cleanup)
 start_server() {
-	kind=$1
-	shift
+	var=$1
+	kind=$2
+	shift 2
 	pf="$T/port.$kind.$$.$(date +%s%N)"
 	python3 "$HERE/servers.py" "$kind" "$pf" "$@" >"$T/server.$kind.log" 2>&1 &
 	PIDS="$PIDS $!"
@@ -42,7 +44,7 @@ start_server() {
 		[ $i -lt 200 ] || fail "server $kind did not start: $(cat "$T/server.$kind.log")"
 		sleep 0.02
 	done
-	cat "$pf"
+	eval "$var=\$(cat \"\$pf\")"
 }
 
 # start_bg CMD...: run a command in the background, remembered for cleanup

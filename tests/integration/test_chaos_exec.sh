@@ -2,7 +2,7 @@
 # test_chaos_exec.sh -- the launcher: validation, exit codes, environment, binaries it refuses
 . "$(dirname "$0")/lib.sh"
 
-PORT=$(start_server echo)
+start_server PORT echo
 LOG="$T/faults.log"
 
 # ---- bad input: exit 2, a message naming the rule and the token, nothing started -------------
@@ -74,7 +74,7 @@ check "SIGTERM forwarded" 143 "$RC"
 # ---- environment -----------------------------------------------------------------------------------
 cc -shared -fPIC -o "$T/libnothing.so" -x c /dev/null
 got=$(LD_PRELOAD="$T/libnothing.so" "$CHAOS_EXEC" -- sh -c 'echo "$LD_PRELOAD"')
-check "LD_PRELOAD appended" "$T/libnothing.so:$BUILD/libchaos-preload.so" "$got"
+check "LD_PRELOAD appended" "$T/libnothing.so:$BUILD/libchaos-preload.so" "${got#"${SAN_PRELOAD:-}:"}"
 got=$("$CHAOS_EXEC" -f 'a.local refuse' -f 'b.local dns=nxdomain' --seed 5 -- sh -c 'printf "%s|%s" "$CHAOS_RULES" "$CHAOS_SEED"')
 check "rules and seed passed" "a.local refuse
 b.local dns=nxdomain
@@ -127,6 +127,6 @@ mkdir -p "$T/inst/bin" "$T/inst/lib/chaos"
 cp "$CHAOS_EXEC" "$T/inst/bin/"
 cp "$BUILD/libchaos-preload.so" "$T/inst/lib/chaos/"
 got=$("$T/inst/bin/chaos-exec" --log /dev/null -f "127.0.0.1:$PORT refuse" -- sh -c 'echo "$LD_PRELOAD"; '"$NETPROBE connect 127.0.0.1 $PORT")
-check "installed layout" "$T/inst/lib/chaos/libchaos-preload.so
-ECONNREFUSED" "$got"
+check_match "installed layout" "(^|:)$T/inst/lib/chaos/libchaos-preload.so
+ECONNREFUSED$" "$got"
 done_ok

@@ -9,7 +9,7 @@ X() { "$CHAOS_EXEC" --log "$LOG" "$@"; }
 
 # ---- curl ------------------------------------------------------------------------------------
 head -c 3000000 /dev/urandom >"$T/body"
-HP=$(start_server http "$T/body")
+start_server HP http "$T/body"
 U="http://api.local:$HP/"
 FAKE="api.local dns=127.0.0.1"
 
@@ -54,7 +54,7 @@ run_rc X -f "$TLS" -f "tls.local:$TP reset bytes=2000" -- curl -sS --cacert "$T/
 check_match "tls reset after handshake" "^(55|56)$" "$RC"
 
 # ---- python3 ------------------------------------------------------------------------------------
-EP=$(start_server echo)
+start_server EP echo
 cat >"$T/client.py" <<'PY'
 import asyncio, socket, sys
 host, port = sys.argv[1], int(sys.argv[2])

@@ -5,7 +5,7 @@
 # EINPROGRESS and then the error through poll/epoll/select + SO_ERROR (or a second connect).
 . "$(dirname "$0")/lib.sh"
 
-PORT=$(start_server echo)
+start_server PORT echo
 LOG="$T/faults.log"
 
 for mode in block nonblock poll epoll select; do

@@ -37,7 +37,7 @@ check "gni fake" "ok db.local" "$(X -f 'db.local dns=127.0.0.7' -- sh -c "$NETPR
 check "gni untouched" "ok localhost" "$(X -f 'db.local dns=127.0.0.7' -- "$NETPROBE" gni 127.0.0.1)"
 
 # the name a fake answered is the name the connect rules see
-PORT=$(start_server echo)
+start_server PORT echo
 check "fake + refuse" ECONNREFUSED "$(X -f 'db.local dns=127.0.0.1' -f "db.local:$PORT refuse" -- "$NETPROBE" connect db.local "$PORT")"
 check "fake + other port" ok "$(X -f 'db.local dns=127.0.0.1' -f "db.local:1 refuse" -- "$NETPROBE" connect db.local "$PORT")"
 check "name rule, address never resolved" ok "$(X -f "db.local:$PORT refuse" -- "$NETPROBE" connect 127.0.0.1 "$PORT")"

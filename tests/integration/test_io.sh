@@ -6,7 +6,7 @@
 # reads through __recv_chk and __read_chk.
 . "$(dirname "$0")/lib.sh"
 
-PORT=$(start_server echo)
+start_server PORT echo
 LOG="$T/faults.log"
 D="127.0.0.1:$PORT"
 
@@ -70,7 +70,7 @@ got=$("$CHAOS_EXEC" --log "$LOG" -f "$D error=EPIPE on=send" -- "$NETPROBE" dup2
 check "dup2 over a socket" ok "$got"
 
 # UDP: refuse fails the datagrams
-UPORT=$(start_server udp)
+start_server UPORT udp
 got=$("$CHAOS_EXEC" --log "$LOG" -f "udp:127.0.0.1:$UPORT refuse" -- "$NETPROBE" udp 127.0.0.1 "$UPORT")
 check "udp refuse" ECONNREFUSED "$got"
 got=$("$CHAOS_EXEC" --log "$LOG" -f "tcp:127.0.0.1:$UPORT refuse" -- "$NETPROBE" udp 127.0.0.1 "$UPORT")

@@ -10,7 +10,7 @@ if ! unshare -m true 2>/dev/null; then
 	fail "unshare -m is not permitted here (the test needs a private /etc/hosts)"
 fi
 printf '127.0.0.1 localhost\n127.0.0.1 multi.test\n::1 multi.test\n' >"$T/hosts"
-EP=$(start_server echo both)
+start_server EP echo both
 
 # run CMD with the private hosts file
 H() {
@@ -21,12 +21,15 @@ check "resolves to both" "ok ::1 127.0.0.1" "$(H "$NETPROBE" gai multi.test)"
 check "v4 untouched" ok "$(H "$NETPROBE" connect 127.0.0.1 "$EP")"
 check "v6 untouched" ok "$(H "$NETPROBE" connect ::1 "$EP")"
 
-# curl tries every address, and every one is refused
+# curl tries every address, and every one is refused (curl hangs at start-up under an
+# LD_PRELOADed ASan runtime, with or without us: the sanitizer pass leaves it out)
+if [ -z "${SAN_PRELOAD:-}" ]; then
 run_rc H "$CHAOS_EXEC" --log "$LOG" -f "multi.test:$EP refuse" -- curl -sS "http://multi.test:$EP/" -o /dev/null
 check "curl refused" 7 "$RC"
 check "curl: both addresses refused" 2 "$(count_log "$LOG" '"action":"refuse"')"
 check "curl: v4 logged" 1 "$(count_log "$LOG" "\"dest\":\"127.0.0.1:$EP\",\"host\":\"multi.test\"")"
 check "curl: v6 logged" 1 "$(count_log "$LOG" "\"dest\":\"\\[::1\\]:$EP\",\"host\":\"multi.test\"")"
+fi
 
 # python's create_connection walks the list too
 : >"$LOG"
