@@ -415,6 +415,34 @@ static __always_inline void steer_dns(struct bpf_sock_addr *ctx, bool v6, const 
 	steer(ctx, v6, d, ns->dns_port);
 }
 
+/* What a bandwidth-limited connection may receive at once: a tenth of a second's worth, and at
+ * least two of loopback's 64 KB segments (a smaller bucket would never pass one). */
+static __always_inline __u32 burst(__u32 rate)
+{
+	__u32 b = rate / 10;
+	return b > 2 * 65536 ? b : 2 * 65536;
+}
+
+/* Policing what a bandwidth-limited connection receives: a token bucket refilled at its rate.
+ * A packet beyond it is dropped, and the peer's TCP slows down as for any loss. */
+static __always_inline bool within_rate(struct ca_sk *s, __u32 bytes)
+{
+	__u64 now = bpf_ktime_get_ns(), elapsed = now - s->tokens_ns, tokens;
+
+	if (elapsed > 10 * NSEC_PER_SEC)
+		elapsed = 10 * NSEC_PER_SEC;
+	tokens = s->tokens + elapsed * s->rate / NSEC_PER_SEC;
+	if (tokens > burst(s->rate))
+		tokens = burst(s->rate);
+	s->tokens_ns = now;
+	if (tokens < bytes) {
+		s->tokens = (__u32)tokens;
+		return false;
+	}
+	s->tokens = (__u32)(tokens - bytes);
+	return true;
+}
+
 /* A connection-level fault fired for the connection in s: write what the packet hooks and
  * sockops must do, and log it. */
 static __always_inline void mark(struct ca_sk *s, const struct dest *d, int id,
@@ -454,6 +482,8 @@ static __always_inline void mark(struct ca_sk *s, const struct dest *d, int id,
 		break;
 	case CA_ACT_BANDWIDTH:
 		s->rate = r->rate;
+		s->tokens = burst(r->rate);
+		s->tokens_ns = bpf_ktime_get_ns();
 		emit(d, s->pid, s->tid, id, call, CA_EV_PACED, (__s32)r->rate);
 		break;
 	case CA_ACT_LOSS:
@@ -898,6 +928,11 @@ static __always_inline int on_packet(struct __sk_buff *skb, bool out)
 		if (!parse(skb, &p))
 			return 1;
 		return p.payload ? 0 : 1;
+	case CA_ACT_BANDWIDTH:
+		/* sending is paced (sockops); receiving is policed here */
+		if (out || !s->rate || !parse(skb, &p) || !p.payload)
+			return 1;
+		return within_rate(s, p.payload) ? 1 : 0;
 	case CA_ACT_DELAY:
 		if (out && sk->state == TCP_SYN_SENT_ && !(s->flags & CA_SK_SYN_DROPPED)) {
 			s->flags |= CA_SK_SYN_DROPPED;

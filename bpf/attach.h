@@ -119,9 +119,10 @@ struct ca_sk {
 	__u32 rate;
 	__u16 orig_port;    /* network order: the destination as the process asked for it */
 	__u16 pad2;
-	__u32 pad3;
+	__u32 tokens;       /* bandwidth: bytes the connection may still receive now */
 	__u64 netns;        /* netns cookie, for the DNS responder to find the client */
 	__u8 orig_addr[16];
+	__u64 tokens_ns;    /* when tokens was last topped up (CLOCK_MONOTONIC) */
 };
 
 /* One per network namespace the targets live in: where to steer. */

@@ -150,7 +150,7 @@ void ca_rules_needs(const struct chaos_rule *rules, size_t n, struct ca_needs *n
 			needs->packets = needs->sockops = true;
 			break;
 		case CA_ACT_BANDWIDTH:
-			needs->sockops = true;
+			needs->sockops = needs->packets = true; /* paced out, policed in */
 			break;
 		}
 	}

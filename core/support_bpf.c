@@ -3,7 +3,7 @@
  * What the kernel hooks chaos-attach uses can do (see man/chaos-attach.1 and bpf/attach.bpf.c):
  * fail connect() and UDP sends with a chosen errno, mark a connection at connect time so its
  * packets are dropped (blackhole, stall, loss), its first SYN retransmitted late (delay) or its
- * sending paced (bandwidth), and steer port 53 to a DNS responder.  What they cannot do: fail a
+ * sending paced and its receiving policed (bandwidth), and steer port 53 to a DNS responder.  What they cannot do: fail a
  * TCP send or any receive with a chosen errno, reset an established connection, or cut reads and
  * writes inside the process.  Those rules are refused here, with what is missing.
  */

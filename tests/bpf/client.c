@@ -10,6 +10,8 @@
  *   client gai NAME                            getaddrinfo      -> gai 192.0.2.1 3 | gai EAI_NONAME 2
  *   client bulk HOST PORT BYTES [TIMEOUT_MS]   send BYTES to a sink, then wait for its close
  *                                                               -> bulk ok 910 (bytes/s on stderr)
+ *   client download HOST PORT BYTES            read BYTES from a source, then close
+ *                                                               -> download ok 610
  *   client loop HOST PORT INTERVAL_MS          connect every INTERVAL_MS, forever: a line
  *                                              "EPOCH_MS ok|ERRNO" each time the outcome changes
  *
@@ -270,6 +272,33 @@ static int cmd_bulk(char **av, int ac)
 	return 0;
 }
 
+static int cmd_download(char **av)
+{
+	long total = num(av[4]), got = 0;
+	int err = 0, fd = open_conn(av[2], av[3], 2000, &err);
+	static char buf[65536];
+
+	if (fd < 0) {
+		printf("connect %s %ld\n", ename(err), ms());
+		return 0;
+	}
+	long start = ms();
+	while (got < total) {
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		if (r <= 0) {
+			printf("recv %s %ld\n", r ? ename(errno) : "EOF", ms());
+			return 0;
+		}
+		got += r;
+	}
+	long el = ms() - start;
+	fprintf(stderr, "download: %ld bytes in %ld ms: %.0f bytes/s\n", got, el,
+		el ? got * 1000.0 / el : 0.0);
+	printf("download ok %ld\n", el);
+	close(fd);
+	return 0;
+}
+
 __attribute__((noreturn)) static void cmd_loop(char **av)
 {
 	int interval = num(av[4]);
@@ -306,6 +335,8 @@ int main(int ac, char **av)
 		return cmd_gai(av);
 	if (ac >= 5 && strcmp(av[1], "bulk") == 0)
 		return cmd_bulk(av, ac);
+	if (ac >= 5 && strcmp(av[1], "download") == 0)
+		return cmd_download(av);
 	if (ac >= 5 && strcmp(av[1], "loop") == 0)
 		cmd_loop(av);
 	fprintf(stderr, "usage: client connect|rr|udp|gai|bulk|loop ... (see client.c)\n");

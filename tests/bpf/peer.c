@@ -1,8 +1,9 @@
 /* peer.c -- the servers the chaos-attach tests and benchmarks talk to, on 127.0.0.1 and ::1
  *
- *   peer PORT      TCP echo on PORT, TCP sink on PORT+1 (reads to EOF, then closes), UDP echo
- *                  on PORT; prints "ready" once listening; SIGUSR1 prints "udp N", the datagrams
- *                  received since the last SIGUSR1.
+ *   peer PORT      TCP echo on PORT, TCP sink on PORT+1 (reads to EOF, then closes), TCP
+ *                  source on PORT+2 (sends until the client closes), UDP echo on PORT; prints
+ *                  "ready" once listening; SIGUSR1 prints "udp N", the datagrams received since
+ *                  the last SIGUSR1.
  *
  * One thread, epoll, non-blocking: it keeps up with the benchmarks' connect loops.
  */
@@ -19,13 +20,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { ECHO_LISTEN = 1, SINK_LISTEN, UDP, ECHO_CONN, SINK_CONN, SIG };
+enum { ECHO_LISTEN = 1, SINK_LISTEN, SOURCE_LISTEN, UDP, ECHO_CONN, SINK_CONN, SOURCE_CONN, SIG };
 
 static int ep;
 
 static void add(int fd, int kind)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)kind << 32 | (uint32_t)fd };
+	struct epoll_event ev = { .events = kind == SOURCE_CONN ? EPOLLOUT : EPOLLIN,
+				  .data.u64 = (uint64_t)kind << 32 | (uint32_t)fd };
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		perror("peer: epoll_ctl");
 		exit(1);
@@ -76,7 +78,7 @@ int main(int ac, char **av)
 	unsigned long udp = 0;
 	sigset_t mask;
 
-	if (ac != 2 || *end || port < 1 || port > 65534) {
+	if (ac != 2 || *end || port < 1 || port > 65533) {
 		fprintf(stderr, "usage: peer PORT\n");
 		return 2;
 	}
@@ -90,6 +92,7 @@ int main(int ac, char **av)
 		int fam = f ? AF_INET6 : AF_INET;
 		add(listener(fam, SOCK_STREAM, (int)port), ECHO_LISTEN);
 		add(listener(fam, SOCK_STREAM, (int)port + 1), SINK_LISTEN);
+		add(listener(fam, SOCK_STREAM, (int)port + 2), SOURCE_LISTEN);
 		add(listener(fam, SOCK_DGRAM, (int)port), UDP);
 	}
 	printf("ready\n");
@@ -103,8 +106,19 @@ int main(int ac, char **av)
 			switch (kind) {
 			case ECHO_LISTEN:
 			case SINK_LISTEN:
+			case SOURCE_LISTEN:
 				for (int c; (c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0;)
-					add(c, kind == ECHO_LISTEN ? ECHO_CONN : SINK_CONN);
+					add(c, kind == ECHO_LISTEN   ? ECHO_CONN
+						: kind == SINK_LISTEN ? SINK_CONN
+								      : SOURCE_CONN);
+				break;
+			case SOURCE_CONN:
+				while ((r = send(fd, buf, sizeof(buf), MSG_NOSIGNAL)) > 0)
+					;
+				if (r < 0 && errno != EAGAIN) {
+					epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+					close(fd);
+				}
 				break;
 			case ECHO_CONN:
 			case SINK_CONN:

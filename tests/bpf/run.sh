@@ -124,6 +124,14 @@ if want bandwidth; then
 	out=$("$ATTACH" -f "127.0.0.1:$SINK bandwidth=1MB/s" -- "$CLIENT" bulk 127.0.0.1 "$SINK" 2000000 2>/dev/null)
 	check "bandwidth=1MB/s: 2 MB arrive" "$out" '^bulk ok '
 	within "bandwidth=1MB/s: 2 MB take 1.5 s (a 0.5 MB burst, then 1 MB/s)" "$(field 3 "$out")" 1200 2300
+	SOURCE=$((PORT + 2))
+	out=$("$CLIENT" download 127.0.0.1 "$SOURCE" 600000 2>/dev/null)
+	within "600 KB from the source, no rule: fast" "$(field 3 "$out")" 0 300
+	# receiving is policed: beyond a 128 KB burst, packets over the rate are dropped and the
+	# sender backs off, so the rate is an upper bound (1.17 s at exactly 400 KB/s)
+	out=$("$ATTACH" -f "127.0.0.1:$SOURCE bandwidth=400KB/s" -- "$CLIENT" download 127.0.0.1 "$SOURCE" 600000 2>/dev/null)
+	check "bandwidth=400KB/s: 600 KB arrive" "$out" '^download ok '
+	within "bandwidth=400KB/s: received at most at 400 KB/s" "$(field 3 "$out")" 1150 3000
 fi
 
 # ---- triggers --------------------------------------------------------------------------------------
