@@ -154,7 +154,7 @@ static void usage(FILE *f)
 		"\n"
 		"  -f, --fault RULE       a rule (repeatable), as in chaos-rules(7)\n"
 		"  -c, --config FILE      rules from a JSON config file (repeatable)\n"
-		"  -p, --pid PID[,PID]    running processes (repeatable)\n"
+		"  -p, --pid PID...       running processes (PID,PID or PID PID; repeatable)\n"
 		"      --cgroup PATH      every process in a cgroup v2 directory\n"
 		"      --container ID     every process of a docker, containerd, CRI-O or podman\n"
 		"                         container (its id, or a unique prefix)\n"
@@ -245,6 +245,10 @@ static int parse_args(struct app *a, int argc, char **argv)
 		case 'p':
 			if (add_pids(a, optarg) < 0)
 				return -1;
+			/* --pid 1 2 3: the numbers that follow are PIDs too */
+			while (optind < argc && argv[optind][0] >= '0' && argv[optind][0] <= '9')
+				if (add_pids(a, argv[optind++]) < 0)
+					return -1;
 			break;
 		case OPT_CGROUP:
 			a->cgroup_arg = optarg;

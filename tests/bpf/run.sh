@@ -185,6 +185,9 @@ if want pid; then
 	P2=$LAST
 	wait_for "$T/py1" 'old=ok new=ok' && wait_for "$T/py2" 'old=ok new=ok' ||
 		bad "python clients" "did not start: $(cat "$T/py1" "$T/py2")"
+	bg "$ATTACH" --pid "$P1" 2147483647 -f "127.0.0.1:$PORT stall" 2>"$T/pid.err"
+	wait $LAST
+	check "--pid P1 2147483647: each PID must exist" "$(cat "$T/pid.err")" '^chaos-attach: --pid 2147483647: no such process$'
 	bg "$ATTACH" --pid "$P1" -f "127.0.0.1:$PORT stall" 2>"$T/pid.err"
 	AP=$LAST
 	wait_for "$T/pid.err" 'attached' || bad "--pid" "did not attach: $(cat "$T/pid.err")"
