@@ -691,7 +691,8 @@ int ca_sockops(struct bpf_sock_ops *skops)
 
 	if (!sk)
 		return 1;
-	if (skops->op != BPF_SOCK_OPS_TIMEOUT_INIT && skops->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
+	if (skops->op != BPF_SOCK_OPS_TIMEOUT_INIT && skops->op != BPF_SOCK_OPS_TCP_CONNECT_CB &&
+	    skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
 		return 1;
 	s = sk_get(sk, false);
 	if (!s || !s->action)
@@ -699,6 +700,16 @@ int ca_sockops(struct bpf_sock_ops *skops)
 	if (skops->op == BPF_SOCK_OPS_TIMEOUT_INIT) {
 		if (s->rto_jiffies)
 			skops->reply = s->rto_jiffies;
+		return 1;
+	}
+	if (skops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
+		/* a blackholed connect got through (its window ended): the time-out was for the
+		 * handshake, not for the life of the connection */
+		if (s->user_timeout_ms) {
+			v = 0;
+			bpf_setsockopt(skops, SOL_TCP, TCP_USER_TIMEOUT, &v, sizeof(v));
+			s->user_timeout_ms = 0;
+		}
 		return 1;
 	}
 	if (s->user_timeout_ms) {

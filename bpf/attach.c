@@ -1074,6 +1074,31 @@ static void scan_existing(struct app *a)
 	ex_free(&c);
 }
 
+/* After the detach: the socket options the faults set on the targets' connections (pacing, a
+ * user time-out) would outlive it; give those connections their defaults back.  (After a
+ * kill -9 nobody can: see chaos-attach(1).) */
+static void release_sockets(struct app *a)
+{
+	struct ex_ctx c = { .sk_fd = bpf_map__fd(a->skel->maps.sk_store) };
+	char err[256];
+	pid_t *pids = a->pids;
+	size_t n = a->npids, released = 0;
+
+	if (!a->needs.sockops)
+		return;
+	if (!a->npids && (!a->ncgs || cg_procs(a->made[0] ? a->made : a->cgs[0], &pids, &n, err,
+						 sizeof(err)) < 0))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] != getpid())
+			released += ex_release(&c, pids[i]);
+	if (a->verbose && released)
+		tool_error("%zu connections given back their pacing and time-out defaults", released);
+	if (pids != a->pids)
+		free(pids);
+	ex_free(&c);
+}
+
 /* ---- the command ------------------------------------------------------------------------------ */
 
 static int start_command(struct app *a, const sigset_t *old)
@@ -1223,6 +1248,7 @@ static const char *run(struct app *a, int sfd)
 				/* the command runs on, without faults */
 				ring_buffer__consume(a->rb);
 				detach_all(a);
+				release_sockets(a);
 				if (a->verbose)
 					tool_error("--for ended: faults removed, the command runs on");
 			} else if (tag == EV_TIMER) {
@@ -1507,7 +1533,10 @@ cleanup:
 	/* detach first, then read what the programs said before they went */
 	if (a.rb)
 		ring_buffer__consume(a.rb);
-	detach_all(&a);
+	if (a.attached) {
+		detach_all(&a);
+		release_sockets(&a);
+	}
 	if (a.rb) {
 		ring_buffer__consume(a.rb);
 		ring_buffer__free(a.rb);

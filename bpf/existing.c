@@ -120,7 +120,11 @@ static void udp_sock(struct ex_ctx *c, int fd, pid_t pid, struct ex_stats *st)
 	st->udp++;
 }
 
-int ex_scan(struct ex_ctx *c, pid_t pid, struct ex_stats *st, char *err, size_t errlen)
+/* Call fn with a copy of each inet socket of pid (each socket once).  Returns 0, or a negative
+ * errno with a message if the process cannot be reached. */
+static int each_socket(struct ex_ctx *c, pid_t pid, struct ex_stats *st,
+		       void (*fn)(struct ex_ctx *c, int fd, int type, pid_t pid, struct ex_stats *st),
+		       char *err, size_t errlen)
 {
 	char path[64], link[64];
 	DIR *d;
@@ -163,24 +167,62 @@ int ex_scan(struct ex_ctx *c, pid_t pid, struct ex_stats *st, char *err, size_t 
 			continue;
 		fd = (int)syscall(SYS_pidfd_getfd, pidfd, (int)tfd, 0);
 		if (fd < 0) {
-			if (errno != EBADF)
+			if (errno != EBADF && st)
 				st->failed++; /* EBADF: closed meanwhile */
 			continue;
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
 		    (domain == AF_INET || domain == AF_INET6) &&
-		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0) {
-			st->sockets++;
-			if (type == SOCK_STREAM)
-				tcp_conn(c, fd, pid, st);
-			else if (type == SOCK_DGRAM)
-				udp_sock(c, fd, pid, st);
-		}
+		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
+			fn(c, fd, type, pid, st);
 		close(fd);
 	}
 	closedir(d);
 	close(pidfd);
 	return 0;
+}
+
+static void scan_one(struct ex_ctx *c, int fd, int type, pid_t pid, struct ex_stats *st)
+{
+	st->sockets++;
+	if (type == SOCK_STREAM)
+		tcp_conn(c, fd, pid, st);
+	else if (type == SOCK_DGRAM)
+		udp_sock(c, fd, pid, st);
+}
+
+int ex_scan(struct ex_ctx *c, pid_t pid, struct ex_stats *st, char *err, size_t errlen)
+{
+	return each_socket(c, pid, st, scan_one, err, errlen);
+}
+
+static void release_one(struct ex_ctx *c, int fd, int type, pid_t pid, struct ex_stats *st)
+{
+	struct ca_sk s;
+	unsigned v;
+	(void)pid;
+
+	if (type != SOCK_STREAM || bpf_map_lookup_elem(c->sk_fd, &fd, &s) < 0)
+		return;
+	if (s.rate) {
+		v = ~0U; /* no limit, the default */
+		setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &v, sizeof(v));
+	}
+	if (s.user_timeout_ms) {
+		v = 0;
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, sizeof(v));
+	}
+	if (s.rate || s.user_timeout_ms)
+		st->marked++;
+}
+
+size_t ex_release(struct ex_ctx *c, pid_t pid)
+{
+	struct ex_stats st = { 0 };
+	char err[128];
+
+	each_socket(c, pid, &st, release_one, err, sizeof(err));
+	return st.marked;
 }
 
 void ex_free(struct ex_ctx *c)

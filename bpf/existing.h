@@ -31,6 +31,11 @@ struct ex_ctx {
  * cannot be reached at all (its sockets are then not covered). */
 int ex_scan(struct ex_ctx *c, pid_t pid, struct ex_stats *st, char *err, size_t errlen);
 
+/* Undo, on pid's connections, the socket options the faults set (SO_MAX_PACING_RATE for
+ * bandwidth=, TCP_USER_TIMEOUT for blackhole timeout=): they would outlive the detach.  Returns
+ * how many connections were given back their defaults. */
+size_t ex_release(struct ex_ctx *c, pid_t pid);
+
 void ex_free(struct ex_ctx *c);
 
 #endif

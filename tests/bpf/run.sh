@@ -134,6 +134,34 @@ if want bandwidth; then
 	within "bandwidth=400KB/s: received at most at 400 KB/s" "$(field 3 "$out")" 1150 3000
 fi
 
+if want bandwidth; then
+	# a connection from before the attach: paced and policed while attached, and given its
+	# default pacing back at the detach (socket options would outlive the programs)
+	cat >"$T/echo1m.py" <<-EOF
+		import socket, sys, time
+		s = socket.create_connection(("127.0.0.1", $PORT))
+		def echo(n):
+		    t = time.time()
+		    s.sendall(b"x" * n)
+		    got = 0
+		    while got < n:
+		        got += len(s.recv(65536))
+		    return int((time.time() - t) * 1000)
+		time.sleep(1)
+		print(echo(1000000), flush=True)
+		time.sleep(2.2)
+		print(echo(1000000), flush=True)
+	EOF
+	bg python3 "$T/echo1m.py" >"$T/echo1m"
+	PY=$LAST
+	sleep 0.5
+	"$ATTACH" --pid "$PY" --for 2s -f "127.0.0.1:$PORT bandwidth=1MB/s" 2>"$T/echo1m.err"
+	wait "$PY"
+	within "bandwidth=1MB/s on a connection from before: 1 MB each way, throttled" \
+		"$(sed -n 1p "$T/echo1m")" 700 3000
+	within "... and after the detach, at full speed again" "$(sed -n 2p "$T/echo1m")" 0 200
+fi
+
 # ---- triggers --------------------------------------------------------------------------------------
 connects() { # N HOST PORT [SLEEP]: one outcome per connect
 	local i
