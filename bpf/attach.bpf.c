@@ -526,27 +526,9 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool v6)
 	switch (r->action) {
 	case CA_ACT_REFUSE:
 	case CA_ACT_ERROR:
-		if (d.proto == IPPROTO_UDP_ && r->action == CA_ACT_REFUSE) {
-			/* a refused UDP peer answers with port unreachable: send it to a port on
-			 * loopback nobody answers on, and the kernel reports ECONNREFUSED on the
-			 * calls after, as it would */
-			__u64 netns = bpf_get_netns_cookie(ctx);
-			struct ca_ns *ns = bpf_map_lookup_elem(&ns_map, &netns);
-			if (ns && ns->closed_port && (d.family == AF_INET ? ns->closed4 : ns->closed6)) {
-				if (s) {
-					s->rule = id + 1;
-					s->flags |= CA_SK_STEERED;
-				}
-				steer(ctx, v6, &d, ns->closed_port);
-				emit_current(&d, id, CA_CALL_CONNECT, CA_EV_UNREACHABLE, 111);
-				return 1;
-			}
-			/* no such port in this namespace: the datagrams are dropped instead
-			 * (CA_H_OUT_CONN), and that is logged when it happens */
-			return 1;
-		}
 		if (r->action == CA_ACT_REFUSE) {
-			/* a real refusal: loopback port 0, where nothing can listen, answers the
+			/* (TCP only: a UDP refusal shows on the datagrams, CA_H_OUT_CONN.)
+			 * A real refusal: loopback port 0, where nothing can listen, answers the
 			 * SYN with a reset, so a non-blocking connect sees EINPROGRESS and then
 			 * ECONNREFUSED through poll and SO_ERROR, as over a network */
 			if (s) {

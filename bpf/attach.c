@@ -742,9 +742,6 @@ static int on_event(void *ctx, void *data, size_t size)
 				 ppm % 10000);
 		break;
 	}
-	case CA_EV_UNREACHABLE:
-		snprintf(result, sizeof(result), "ECONNREFUSED");
-		break;
 	default:
 		return 0;
 	}
@@ -977,8 +974,8 @@ static int attach_all(struct app *a)
 		{ "cgroup/sendmsg6", s->progs.ca_sendmsg6, a->needs.sendmsg },
 		{ "cgroup/recvmsg4", s->progs.ca_recvmsg4, a->needs.dns },
 		{ "cgroup/recvmsg6", s->progs.ca_recvmsg6, a->needs.dns },
-		{ "cgroup/getpeername4", s->progs.ca_getpeername4, a->needs.dns || a->needs.steer_udp },
-		{ "cgroup/getpeername6", s->progs.ca_getpeername6, a->needs.dns || a->needs.steer_udp },
+		{ "cgroup/getpeername4", s->progs.ca_getpeername4, a->needs.dns },
+		{ "cgroup/getpeername6", s->progs.ca_getpeername6, a->needs.dns },
 		{ "sockops", s->progs.ca_sockops, a->needs.sockops },
 		{ "cgroup_skb/egress", s->progs.ca_egress, a->needs.packets },
 		{ "cgroup_skb/ingress", s->progs.ca_ingress, a->needs.packets },
@@ -1075,8 +1072,8 @@ static void scan_existing(struct app *a)
 }
 
 /* After the detach: the socket options the faults set on the targets' connections (pacing, a
- * user time-out) would outlive it; give those connections their defaults back.  (After a
- * kill -9 nobody can: see chaos-attach(1).) */
+ * user time-out), and UDP sockets connected to the DNS responder, would outlive it; give them
+ * back.  (After a kill -9 nobody can: see chaos-attach(1).) */
 static void release_sockets(struct app *a)
 {
 	struct ex_ctx c = { .sk_fd = bpf_map__fd(a->skel->maps.sk_store) };
@@ -1084,7 +1081,7 @@ static void release_sockets(struct app *a)
 	pid_t *pids = a->pids;
 	size_t n = a->npids, released = 0;
 
-	if (!a->needs.sockops)
+	if (!a->needs.sockops && !a->needs.dns)
 		return;
 	if (!a->npids && (!a->ncgs || cg_procs(a->made[0] ? a->made : a->cgs[0], &pids, &n, err,
 						 sizeof(err)) < 0))
@@ -1093,7 +1090,7 @@ static void release_sockets(struct app *a)
 		if (pids[i] != getpid())
 			released += ex_release(&c, pids[i]);
 	if (a->verbose && released)
-		tool_error("%zu connections given back their pacing and time-out defaults", released);
+		tool_error("%zu sockets given back their pacing, time-out or DNS server", released);
 	if (pids != a->pids)
 		free(pids);
 	ex_free(&c);
@@ -1468,15 +1465,13 @@ int main(int argc, char **argv)
 				   (unsigned long long)((clock_ns(CLOCK_MONOTONIC) - started) /
 							NSEC_PER_MSEC));
 	}
-	if (a.needs.dns || a.needs.steer_udp) {
+	if (a.needs.dns) {
 		a.dns_states = calloc(a.rules.n, sizeof(*a.dns_states));
 		struct dns_config dc = {
 			.rules = &a.rules,
 			.states = a.dns_states,
 			.seed = a.seed,
 			.clients_fd = bpf_map__fd(a.skel->maps.dns_clients),
-			.dns = a.needs.dns,
-			.closed = a.needs.steer_udp,
 			.log = on_dns_fault,
 			.arg = &a,
 		};

@@ -100,7 +100,7 @@ struct ca_state {
 enum {
 	CA_SK_TARGET = 1u << 0,      /* a target process connected or sent on it */
 	CA_SK_SYN_DROPPED = 1u << 1, /* delay: the first SYN is gone */
-	CA_SK_STEERED = 1u << 2,     /* destination rewritten (dns, or a refused UDP peer) */
+	CA_SK_STEERED = 1u << 2,     /* destination rewritten (DNS, or a refused TCP peer) */
 	CA_SK_DNS = 1u << 3,         /* steered to the DNS responder */
 	CA_SK_DNS_SEEN = 1u << 4,    /* its client port is in dns_clients */
 };
@@ -127,10 +127,8 @@ struct ca_sk {
 
 /* One per network namespace the targets live in: where to steer. */
 struct ca_ns {
-	__u16 dns_port;    /* network order; 0: no responder there */
-	__u16 closed_port; /* network order: a UDP port nothing will answer on, 0: none */
-	__u8 dns4, dns6;   /* responder listens on 127.0.0.1 / ::1 */
-	__u8 closed4, closed6;
+	__u16 dns_port;  /* network order; 0: no responder there */
+	__u8 dns4, dns6; /* responder listens on 127.0.0.1 / ::1 */
 };
 
 /* Who sent a query the responder received, and where it was going. */
@@ -167,7 +165,6 @@ enum ca_what {
 	CA_EV_DELAYED,     /* delay: err holds the delay in milliseconds */
 	CA_EV_PACED,       /* bandwidth */
 	CA_EV_LOSSY,       /* loss: the connection's packets are dropped at random */
-	CA_EV_UNREACHABLE, /* refused UDP peer: later calls fail with ECONNREFUSED */
 };
 
 struct ca_event {

@@ -53,8 +53,9 @@ void ca_rule_compile(const struct chaos_rule *r, struct ca_rule *out)
 		out->action = CA_ACT_REFUSE;
 		out->err = ECONNREFUSED;
 		tcp = CA_H_CONNECT;
-		/* a refused UDP peer shows on the datagrams (port unreachable), as in the preload */
-		udp = CA_H_CONNECT | CA_H_SENDTO | CA_H_OUT_CONN;
+		/* a refused UDP peer shows on the datagrams: sends with an address fail, those
+		 * of a connected socket are dropped */
+		udp = CA_H_SENDTO | CA_H_OUT_CONN;
 		break;
 	case CHAOS_ACT_ERROR:
 		out->action = CA_ACT_ERROR;
@@ -134,8 +135,6 @@ void ca_rules_needs(const struct chaos_rule *rules, size_t n, struct ca_needs *n
 			/* datagram rules act on sockets the call hooks tagged as a target's */
 			needs->packets = needs->connect = needs->sendmsg = true;
 		}
-		if (k.action == CA_ACT_REFUSE && k.hooks[CA_P_UDP])
-			needs->steer_udp = true;
 		switch (k.action) {
 		case CA_ACT_BLACKHOLE:
 			needs->packets = true;

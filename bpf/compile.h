@@ -38,7 +38,7 @@ void ca_rule_compile(const struct chaos_rule *r, struct ca_rule *out);
 
 /* Does any rule need this kernel machinery? */
 struct ca_needs {
-	bool connect, sendmsg, packets, sockops, dns, steer_udp;
+	bool connect, sendmsg, packets, sockops, dns;
 };
 void ca_rules_needs(const struct chaos_rule *rules, size_t n, struct ca_needs *needs);
 

@@ -38,8 +38,8 @@ struct ns_ctx {
 	ino_t ino;
 	uint64_t cookie;
 	int nsfd; /* -1: our own namespace */
-	int udp[2], tcp[2], fwd[2], closed[2]; /* [0] IPv4, [1] IPv6; -1: none */
-	uint16_t port, closed_port;            /* host order */
+	int udp[2], tcp[2], fwd[2];       /* [0] IPv4, [1] IPv6; -1: none */
+	uint16_t port;                    /* host order */
 	struct sockaddr_storage upstream;      /* resolv.conf's first nameserver */
 	socklen_t upstream_len;
 };
@@ -289,7 +289,7 @@ static enum verdict decide(struct dns_server *s, const uint8_t *q, size_t len,
 	const struct chaos_rule_list *l = s->c.rules;
 	uint64_t now = 0;
 
-	if (!s->c.dns || dns_parse_query(q, len, name, sizeof(name), &qtype, &qend) < 0)
+	if (dns_parse_query(q, len, name, sizeof(name), &qtype, &qend) < 0)
 		return FORWARD;
 	if (qtype == 12) {
 		/* a reverse lookup of an address we answered a name with */
@@ -508,34 +508,6 @@ static int listen_ns(struct dns_server *s, struct ns_ctx *n, char *err, size_t e
 	return -EADDRINUSE;
 }
 
-/* A UDP port on loopback that nothing answers on: a socket holds it, connected elsewhere, so
- * datagrams to it meet no socket and draw an ICMP port unreachable. */
-static int closed_ns(struct dns_server *s, struct ns_ctx *n)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd4 = bound(s, n, AF_INET, SOCK_DGRAM, 0);
-
-	if (fd4 < 0)
-		return fd4;
-	loopback(AF_INET, 9, &ss, &len);
-	if (connect(fd4, (struct sockaddr *)&ss, len) < 0) {
-		close(fd4);
-		return -errno;
-	}
-	n->closed[0] = fd4;
-	n->closed_port = port_of(fd4);
-	int fd6 = bound(s, n, AF_INET6, SOCK_DGRAM, n->closed_port);
-	if (fd6 >= 0) {
-		loopback(AF_INET6, 9, &ss, &len);
-		if (connect(fd6, (struct sockaddr *)&ss, len) == 0)
-			n->closed[1] = fd6;
-		else
-			close(fd6);
-	}
-	return 0;
-}
-
 /* resolv.conf's first nameserver, as glibc reads it (default 127.0.0.1). */
 static void read_resolv(pid_t pid, struct ns_ctx *n)
 {
@@ -583,7 +555,6 @@ static void ns_free(struct ns_ctx *n)
 		closefd(&n->udp[i]);
 		closefd(&n->tcp[i]);
 		closefd(&n->fwd[i]);
-		closefd(&n->closed[i]);
 	}
 	closefd(&n->nsfd);
 	free(n);
@@ -624,7 +595,7 @@ int dns_add_ns(struct dns_server *s, pid_t pid, uint64_t *cookie, struct ca_ns *
 	n->ino = st.st_ino;
 	n->nsfd = -1;
 	for (int i = 0; i < 2; i++)
-		n->udp[i] = n->tcp[i] = n->fwd[i] = n->closed[i] = -1;
+		n->udp[i] = n->tcp[i] = n->fwd[i] = -1;
 	if (st.st_dev != self.st_dev || st.st_ino != self.st_ino) {
 		n->nsfd = open(path, O_RDONLY | O_CLOEXEC);
 		if (n->nsfd < 0) {
@@ -634,22 +605,12 @@ int dns_add_ns(struct dns_server *s, pid_t pid, uint64_t *cookie, struct ca_ns *
 		}
 	}
 	read_resolv(pid, n);
-	if (s->c.dns) {
-		rc = listen_ns(s, n, err, errlen);
-		if (rc < 0)
-			goto fail;
-	}
-	if (s->c.closed) {
-		rc = closed_ns(s, n);
-		if (rc < 0) {
-			snprintf(err, errlen, "cannot reserve a closed UDP port on loopback: %s",
-				 strerror(-rc));
-			goto fail;
-		}
-	}
-	fd = n->udp[0] >= 0 ? n->udp[0] : n->closed[0];
-	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &n->cookie, &len) < 0) {
-		rc = -(fd < 0 ? EINVAL : errno);
+	rc = listen_ns(s, n, err, errlen);
+	if (rc < 0)
+		goto fail;
+	fd = n->udp[0];
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &n->cookie, &len) < 0) {
+		rc = -errno;
 		snprintf(err, errlen, "cannot read the network namespace cookie (SO_NETNS_COOKIE, "
 			 "Linux 5.14): %s", strerror(-rc));
 		goto fail;
@@ -667,9 +628,6 @@ int dns_add_ns(struct dns_server *s, pid_t pid, uint64_t *cookie, struct ca_ns *
 	out->dns_port = htons(n->port);
 	out->dns4 = n->udp[0] >= 0;
 	out->dns6 = n->udp[1] >= 0;
-	out->closed_port = htons(n->closed_port);
-	out->closed4 = n->closed[0] >= 0;
-	out->closed6 = n->closed[1] >= 0;
 	*cookie = n->cookie;
 	s->ns[s->nns++] = n;
 	return 1;

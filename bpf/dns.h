@@ -33,8 +33,6 @@ struct dns_config {
 	struct chaos_rule_state *states;     /* one per rule, shared with nothing else */
 	uint64_t seed, armed_ns;
 	int clients_fd; /* the dns_clients map; -1: always forward to resolv.conf's server */
-	bool dns;       /* listen and answer (some dns= rule) */
-	bool closed;    /* reserve a UDP port nothing answers on (refused UDP peers) */
 	void (*log)(void *arg, const struct dns_fault *f);
 	void *arg;
 };

@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -123,7 +124,8 @@ static void udp_sock(struct ex_ctx *c, int fd, pid_t pid, struct ex_stats *st)
 /* Call fn with a copy of each inet socket of pid (each socket once).  Returns 0, or a negative
  * errno with a message if the process cannot be reached. */
 static int each_socket(struct ex_ctx *c, pid_t pid, struct ex_stats *st,
-		       void (*fn)(struct ex_ctx *c, int fd, int type, pid_t pid, struct ex_stats *st),
+		       void (*fn)(struct ex_ctx *c, int fd, int domain, int type, pid_t pid,
+				  struct ex_stats *st),
 		       char *err, size_t errlen)
 {
 	char path[64], link[64];
@@ -174,7 +176,7 @@ static int each_socket(struct ex_ctx *c, pid_t pid, struct ex_stats *st,
 		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
 		    (domain == AF_INET || domain == AF_INET6) &&
 		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
-			fn(c, fd, type, pid, st);
+			fn(c, fd, domain, type, pid, st);
 		close(fd);
 	}
 	closedir(d);
@@ -182,8 +184,10 @@ static int each_socket(struct ex_ctx *c, pid_t pid, struct ex_stats *st,
 	return 0;
 }
 
-static void scan_one(struct ex_ctx *c, int fd, int type, pid_t pid, struct ex_stats *st)
+static void scan_one(struct ex_ctx *c, int fd, int domain, int type, pid_t pid,
+		     struct ex_stats *st)
 {
+	(void)domain;
 	st->sockets++;
 	if (type == SOCK_STREAM)
 		tcp_conn(c, fd, pid, st);
@@ -196,13 +200,56 @@ int ex_scan(struct ex_ctx *c, pid_t pid, struct ex_stats *st, char *err, size_t 
 	return each_socket(c, pid, st, scan_one, err, errlen);
 }
 
-static void release_one(struct ex_ctx *c, int fd, int type, pid_t pid, struct ex_stats *st)
+/* A connected UDP socket we pointed at the DNS responder: back to the server it asked for. */
+static bool unsteer(int fd, int domain, const struct ca_sk *s)
+{
+	struct sockaddr_storage peer, orig;
+	socklen_t plen = sizeof(peer), olen;
+
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
+		return false; /* not connected: its next sendto goes where it says */
+	memset(&orig, 0, sizeof(orig));
+	if (domain == AF_INET && s->family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&orig;
+		a->sin_family = AF_INET;
+		a->sin_port = s->orig_port;
+		memcpy(&a->sin_addr, s->orig_addr, 4);
+		olen = sizeof(*a);
+	} else if (domain == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&orig;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = s->orig_port;
+		if (s->family == AF_INET) {
+			a->sin6_addr.s6_addr[10] = a->sin6_addr.s6_addr[11] = 0xff;
+			memcpy(&a->sin6_addr.s6_addr[12], s->orig_addr, 4);
+		} else {
+			memcpy(&a->sin6_addr, s->orig_addr, 16);
+		}
+		olen = sizeof(*a);
+	} else {
+		return false;
+	}
+	/* dissolve first: connected to loopback, the socket's source address is loopback too */
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	connect(fd, &unspec, sizeof(unspec));
+	return connect(fd, (struct sockaddr *)&orig, olen) == 0;
+}
+
+static void release_one(struct ex_ctx *c, int fd, int domain, int type, pid_t pid,
+			struct ex_stats *st)
 {
 	struct ca_sk s;
 	unsigned v;
 	(void)pid;
 
-	if (type != SOCK_STREAM || bpf_map_lookup_elem(c->sk_fd, &fd, &s) < 0)
+	if (bpf_map_lookup_elem(c->sk_fd, &fd, &s) < 0)
+		return;
+	if (type == SOCK_DGRAM) {
+		if ((s.flags & CA_SK_DNS) && unsteer(fd, domain, &s))
+			st->marked++;
+		return;
+	}
+	if (type != SOCK_STREAM)
 		return;
 	if (s.rate) {
 		v = ~0U; /* no limit, the default */

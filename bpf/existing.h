@@ -31,9 +31,10 @@ struct ex_ctx {
  * cannot be reached at all (its sockets are then not covered). */
 int ex_scan(struct ex_ctx *c, pid_t pid, struct ex_stats *st, char *err, size_t errlen);
 
-/* Undo, on pid's connections, the socket options the faults set (SO_MAX_PACING_RATE for
- * bandwidth=, TCP_USER_TIMEOUT for blackhole timeout=): they would outlive the detach.  Returns
- * how many connections were given back their defaults. */
+/* Undo, on pid's sockets, what would outlive the detach: the socket options the faults set
+ * (SO_MAX_PACING_RATE for bandwidth=, TCP_USER_TIMEOUT for blackhole timeout=), and UDP sockets
+ * connected to the DNS responder (connected again to the server they asked for).  Returns how
+ * many sockets were given back. */
 size_t ex_release(struct ex_ctx *c, pid_t pid);
 
 void ex_free(struct ex_ctx *c);

@@ -91,10 +91,10 @@ if want udp; then
 	out=$("$ATTACH" -f "udp:127.0.0.1:$PORT refuse" -- "$CLIENT" udp 127.0.0.1 "$PORT" sendto)
 	check "refuse: sendto fails with ECONNREFUSED" "$out" '^send ECONNREFUSED [0-9]+ send ECONNREFUSED [0-9]+$'
 	out=$("$ATTACH" -f "udp:127.0.0.1:$PORT refuse" -- "$CLIENT" udp 127.0.0.1 "$PORT" connect)
-	check "refuse, connected: the port-unreachable shows on the next send" "$out" \
-		'^connect ok [0-9]+ send ok [0-9]+ send ECONNREFUSED [0-9]+$'
+	check "refuse, connected socket: dropped, send fails with EPERM" "$out" \
+		'^connect ok [0-9]+ send EPERM [0-9]+ send EPERM [0-9]+$'
 	out=$("$ATTACH" -f "udp:[::1]:$PORT refuse" -- "$CLIENT" udp ::1 "$PORT" connect)
-	check "refuse, connected, IPv6" "$out" '^connect ok [0-9]+ send ok [0-9]+ send ECONNREFUSED [0-9]+$'
+	check "refuse, connected, IPv6" "$out" '^connect ok [0-9]+ send EPERM [0-9]+ send EPERM [0-9]+$'
 	out=$("$ATTACH" -f "udp:127.0.0.1:$PORT error=EHOSTUNREACH on=send" -- "$CLIENT" udp 127.0.0.1 "$PORT" sendto)
 	check "error=EHOSTUNREACH on=send: sendto" "$out" '^send EHOSTUNREACH [0-9]+ send EHOSTUNREACH [0-9]+$'
 	out=$("$ATTACH" -f "udp:[::1]:$PORT error=EHOSTUNREACH on=send" -- "$CLIENT" udp ::1 "$PORT" sendto)
@@ -369,12 +369,15 @@ if want dns; then
 		for i in \$(seq 100); do grep -q ready "$T/fakedns.out" && break; sleep 0.02; done
 		"$CLIENT" gai before.example
 		"$ATTACH" -f "*.invalid dns=nxdomain" -- sh -c '"$CLIENT" gai fwd.example; RES_OPTIONS=use-vc "$CLIENT" gai tcp.example; "$CLIENT" gai x.invalid; "$GOCLIENT" gai go.example'
+		"$ATTACH" --for 600ms -f "keep.invalid dns=192.0.2.1" -- python3 "$ROOT/tests/bpf/dnskeep.py" keep.invalid 100 14 > "$T/keep.out"
 		kill %1
 	EOF
 	out=$(unshare -m -n bash "$T/ns.sh" 2>&1)
 	check "forwarded: without chaos-attach (the stand-in upstream)" "$out" '^gai 192\.0\.2\.99 '
 	check "forwarded: a name no rule covers gets the upstream's answer, UDP, TCP, Go" "$out" \
 		'^gai 192\.0\.2\.99 [0-9]+ gai 192\.0\.2\.99 [0-9]+ gai 192\.0\.2\.99 [0-9]+ gai EAI_NONAME [0-9]+ gai 192\.0\.2\.99 [0-9]+$'
+	check "a resolver keeping its UDP socket: faulted, then its own server again after the detach" \
+		"$(awk '{ print $2 }' "$T/keep.out")" '^192\.0\.2\.1 192\.0\.2\.99$'
 fi
 
 # ---- host names: resolved at the attach, and again while attached ---------------------------------

@@ -36,7 +36,7 @@ static void test_hooks(void **state)
 	assert_int_equal(k.action, CA_ACT_REFUSE);
 	assert_int_equal(k.err, ECONNREFUSED);
 	assert_int_equal(k.hooks[CA_P_TCP], CA_H_CONNECT);
-	assert_int_equal(k.hooks[CA_P_UDP], CA_H_CONNECT | CA_H_SENDTO | CA_H_OUT_CONN);
+	assert_int_equal(k.hooks[CA_P_UDP], CA_H_SENDTO | CA_H_OUT_CONN);
 	assert_int_equal(k.port_lo, 80);
 	assert_int_equal(k.port_hi, 80);
 	assert_int_equal(k.p_ppm, 1000000);
@@ -95,13 +95,13 @@ static void test_needs(void **state)
 
 	r[0] = rule("10.0.0.1:80 refuse");
 	ca_rules_needs(r, 1, &n);
-	assert_true(n.connect && n.sendmsg && n.packets && n.steer_udp);
+	assert_true(n.connect && n.sendmsg && n.packets);
 	assert_false(n.sockops || n.dns);
 
 	r[0] = rule("tcp:10.0.0.1:80 refuse");
 	ca_rules_needs(r, 1, &n);
 	assert_true(n.connect);
-	assert_false(n.sendmsg || n.packets || n.sockops || n.dns || n.steer_udp);
+	assert_false(n.sendmsg || n.packets || n.sockops || n.dns);
 
 	r[0] = rule("tcp:10.0.0.1:80 delay=1s on=connect");
 	r[1] = rule("tcp:10.0.0.1:81 bandwidth=1MB/s");
