@@ -64,6 +64,7 @@ include cli/build.mk
 -include bpf/build.mk
 include tests/build.mk
 include tests/integration/build.mk
+-include tests/hardening/build.mk
 include man/build.mk
 
 CHECKS += check-install

@@ -71,10 +71,68 @@ static char *read_all(const char *path, size_t *len, char *err, size_t errlen)
 	return buf;
 }
 
+struct keyed {
+	cJSON *item;
+	size_t pos;
+};
+
+static const char *key_of(const cJSON *item)
+{
+	return item->string ? item->string : "";
+}
+
+static int by_key_then_pos(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	int c = strcmp(key_of(x->item), key_of(y->item));
+	return c ? c : x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* json.loads keeps the last value of a repeated key, at the place of the first (a dict); cJSON
+ * keeps them all and lookups find the first.  Make the tree what Python would see. */
+static int dedupe_keys(cJSON *item)
+{
+	size_t n = 0;
+	for (cJSON *c = item->child; c; c = c->next) {
+		if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && dedupe_keys(c) < 0)
+			return -1;
+		n++;
+	}
+	if (!cJSON_IsObject(item) || n < 2)
+		return 0;
+	struct keyed *v = malloc(n * sizeof(*v));
+	if (!v)
+		return -1;
+	size_t i = 0;
+	for (cJSON *c = item->child; c; c = c->next, i++)
+		v[i] = (struct keyed){ c, i };
+	qsort(v, n, sizeof(*v), by_key_then_pos);
+	for (i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && !strcmp(key_of(v[i].item), key_of(v[j].item)))
+			j++;
+		if (j - i > 1) {
+			/* v[i] is the first, v[j - 1] the last of the run */
+			for (size_t k = i + 1; k + 1 < j; k++)
+				cJSON_Delete(cJSON_DetachItemViaPointer(item, v[k].item));
+			cJSON *last = cJSON_DetachItemViaPointer(item, v[j - 1].item);
+			cJSON_ReplaceItemViaPointer(item, v[i].item, last);
+		}
+		i = j;
+	}
+	free(v);
+	return 0;
+}
+
 cJSON *run_parse_json(const char *text, char *err, size_t errlen)
 {
 	const char *end = NULL;
 	cJSON *root = cJSON_ParseWithOpts(text, &end, true);
+	if (root && dedupe_keys(root) < 0) {
+		cJSON_Delete(root);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
 	if (root)
 		return root;
 	if (!end)
@@ -101,10 +159,17 @@ struct anchor {
 	cJSON *value;
 };
 
+/* Limits a hostile or broken file meets before the stack or the memory gives out: nesting as
+ * deep as cJSON allows JSON, and values in all (aliases copy what they name, so a few lines of
+ * "billion laughs" would otherwise expand to billions). */
+#define YAML_DEPTH_MAX 1000
+#define YAML_NODES_MAX 1000000
+
 struct yparser {
 	yaml_parser_t p;
 	struct anchor *anchors;
 	size_t nanchors;
+	size_t depth, nodes;
 	char *err;
 	size_t errlen;
 };
@@ -254,21 +319,62 @@ static cJSON *yaml_scalar(const yaml_event_t *ev)
 	return cJSON_CreateString(v);
 }
 
-static int remember(struct yparser *y, const yaml_char_t *anchor, const cJSON *value)
+/* Values in j (stops counting past limit). */
+static size_t count_nodes(const cJSON *j, size_t limit)
+{
+	size_t n = 1;
+	for (const cJSON *c = j->child; c && n <= limit; c = c->next)
+		n += count_nodes(c, limit - n);
+	return n;
+}
+
+/* Account for n more values; false (with the message) past the limit. */
+static bool take_nodes(struct yparser *y, const yaml_mark_t *m, size_t n)
+{
+	y->nodes += n;
+	if (y->nodes <= YAML_NODES_MAX)
+		return true;
+	char msg[128];
+	snprintf(msg, sizeof(msg), "the document expands to more than %d values (aliases)",
+		 YAML_NODES_MAX);
+	yerr(y, m, msg);
+	return false;
+}
+
+static void oom(struct yparser *y, const yaml_mark_t *m)
+{
+	yerr(y, m, "out of memory");
+}
+
+/* Keep a copy of an anchored value for its aliases (the copy counts toward the limit). */
+static bool remember(struct yparser *y, const yaml_mark_t *m, const yaml_char_t *anchor,
+		     const cJSON *value)
 {
 	if (!anchor)
-		return 0;
+		return true;
+	if (!take_nodes(y, m, count_nodes(value, YAML_NODES_MAX + 1)))
+		return false;
 	struct anchor *a = realloc(y->anchors, (y->nanchors + 1) * sizeof(*a));
-	if (!a)
-		return -1;
+	if (!a) {
+		oom(y, m);
+		return false;
+	}
 	y->anchors = a;
 	a[y->nanchors].name = strdup((const char *)anchor);
 	a[y->nanchors].value = cJSON_Duplicate(value, true);
+	if (!a[y->nanchors].name || !a[y->nanchors].value) {
+		free(a[y->nanchors].name);
+		cJSON_Delete(a[y->nanchors].value);
+		oom(y, m);
+		return false;
+	}
 	y->nanchors++;
-	return 0;
+	return true;
 }
 
 static cJSON *parse_node(struct yparser *y, yaml_event_t *ev);
+static cJSON *parse_seq(struct yparser *y, const yaml_event_t *ev);
+static cJSON *parse_map(struct yparser *y, const yaml_event_t *ev);
 
 static bool next_event(struct yparser *y, yaml_event_t *ev)
 {
@@ -284,95 +390,157 @@ static cJSON *parse_node(struct yparser *y, yaml_event_t *ev)
 	cJSON *node = NULL;
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT:
+		if (!take_nodes(y, &ev->start_mark, 1))
+			return NULL;
 		node = yaml_scalar(ev);
-		if (node)
-			remember(y, ev->data.scalar.anchor, node);
+		if (!node)
+			oom(y, &ev->start_mark);
+		else if (!remember(y, &ev->start_mark, ev->data.scalar.anchor, node)) {
+			cJSON_Delete(node);
+			node = NULL;
+		}
 		return node;
 	case YAML_ALIAS_EVENT:
 		for (size_t i = y->nanchors; i-- > 0;)
-			if (!strcmp(y->anchors[i].name, (const char *)ev->data.alias.anchor))
-				return cJSON_Duplicate(y->anchors[i].value, true);
+			if (!strcmp(y->anchors[i].name, (const char *)ev->data.alias.anchor)) {
+				const cJSON *v = y->anchors[i].value;
+				if (!take_nodes(y, &ev->start_mark, count_nodes(v, YAML_NODES_MAX + 1)))
+					return NULL;
+				node = cJSON_Duplicate(v, true);
+				if (!node)
+					oom(y, &ev->start_mark);
+				return node;
+			}
 		yerr(y, &ev->start_mark, "unknown alias");
 		return NULL;
-	case YAML_SEQUENCE_START_EVENT: {
-		yaml_char_t *anchor = ev->data.sequence_start.anchor
-			? (yaml_char_t *)strdup((char *)ev->data.sequence_start.anchor) : NULL;
-		node = cJSON_CreateArray();
-		for (;;) {
-			yaml_event_t e;
-			if (!next_event(y, &e))
-				goto fail_seq;
-			if (e.type == YAML_SEQUENCE_END_EVENT) {
-				yaml_event_delete(&e);
-				break;
-			}
-			cJSON *item = parse_node(y, &e);
-			yaml_event_delete(&e);
-			if (!item)
-				goto fail_seq;
-			cJSON_AddItemToArray(node, item);
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		if (y->depth >= YAML_DEPTH_MAX) {
+			char msg[64];
+			snprintf(msg, sizeof(msg), "nested deeper than %d levels", YAML_DEPTH_MAX);
+			yerr(y, &ev->start_mark, msg);
+			return NULL;
 		}
-		remember(y, anchor, node);
-		free(anchor);
+		if (!take_nodes(y, &ev->start_mark, 1))
+			return NULL;
+		y->depth++;
+		node = ev->type == YAML_SEQUENCE_START_EVENT ? parse_seq(y, ev) : parse_map(y, ev);
+		y->depth--;
 		return node;
-fail_seq:
-		free(anchor);
-		cJSON_Delete(node);
-		return NULL;
-	}
-	case YAML_MAPPING_START_EVENT: {
-		yaml_char_t *anchor = ev->data.mapping_start.anchor
-			? (yaml_char_t *)strdup((char *)ev->data.mapping_start.anchor) : NULL;
-		node = cJSON_CreateObject();
-		for (;;) {
-			yaml_event_t k, v;
-			if (!next_event(y, &k))
-				goto fail_map;
-			if (k.type == YAML_MAPPING_END_EVENT) {
-				yaml_event_delete(&k);
-				break;
-			}
-			if (k.type != YAML_SCALAR_EVENT) {
-				yerr(y, &k.start_mark, "mapping keys must be scalars");
-				yaml_event_delete(&k);
-				goto fail_map;
-			}
-			char *key = strdup((const char *)k.data.scalar.value);
-			yaml_event_delete(&k);
-			if (!next_event(y, &v)) {
-				free(key);
-				goto fail_map;
-			}
-			cJSON *val = parse_node(y, &v);
-			yaml_event_delete(&v);
-			if (!val) {
-				free(key);
-				goto fail_map;
-			}
-			if (!strcmp(key, "<<") && cJSON_IsObject(val)) {
-				/* merge key: copy the keys this mapping does not set */
-				for (cJSON *c = val->child; c; c = c->next)
-					if (!cJSON_GetObjectItemCaseSensitive(node, c->string))
-						cJSON_AddItemToObject(node, c->string,
-								      cJSON_Duplicate(c, true));
-				cJSON_Delete(val);
-			} else {
-				rj_set(node, key, val);
-			}
-			free(key);
-		}
-		remember(y, anchor, node);
-		free(anchor);
-		return node;
-fail_map:
-		free(anchor);
-		cJSON_Delete(node);
-		return NULL;
-	}
 	default:
 		yerr(y, &ev->start_mark, "unexpected YAML event");
 		return NULL;
 	}
+}
+
+static cJSON *parse_seq(struct yparser *y, const yaml_event_t *ev)
+{
+	cJSON *node = cJSON_CreateArray();
+	if (!node) {
+		oom(y, &ev->start_mark);
+		return NULL;
+	}
+	for (;;) {
+		yaml_event_t e;
+		if (!next_event(y, &e))
+			goto fail;
+		if (e.type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(&e);
+			break;
+		}
+		cJSON *item = parse_node(y, &e);
+		yaml_event_delete(&e);
+		if (!item)
+			goto fail;
+		cJSON_AddItemToArray(node, item);
+	}
+	if (remember(y, &ev->start_mark, ev->data.sequence_start.anchor, node))
+		return node;
+fail:
+	cJSON_Delete(node);
+	return NULL;
+}
+
+static bool is_merge(const cJSON *val)
+{
+	if (cJSON_IsObject(val))
+		return true;
+	if (!cJSON_IsArray(val))
+		return false;
+	for (const cJSON *m = val->child; m; m = m->next)
+		if (!cJSON_IsObject(m))
+			return false;
+	return true;
+}
+
+/* Move the keys of from that node does not have yet into node. */
+static void merge_into(cJSON *node, cJSON *from)
+{
+	cJSON *c;
+	while ((c = from->child)) {
+		cJSON_DetachItemViaPointer(from, c);
+		if (cJSON_GetObjectItemCaseSensitive(node, c->string))
+			cJSON_Delete(c);
+		else
+			cJSON_AddItemToArray(node, c); /* keeps c's key */
+	}
+}
+
+static cJSON *parse_map(struct yparser *y, const yaml_event_t *ev)
+{
+	cJSON *node = cJSON_CreateObject();
+	if (!node) {
+		oom(y, &ev->start_mark);
+		return NULL;
+	}
+	for (;;) {
+		yaml_event_t k, v;
+		if (!next_event(y, &k))
+			goto fail;
+		if (k.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&k);
+			break;
+		}
+		if (k.type != YAML_SCALAR_EVENT) {
+			yerr(y, &k.start_mark, "mapping keys must be scalars");
+			yaml_event_delete(&k);
+			goto fail;
+		}
+		char *key = strdup((const char *)k.data.scalar.value);
+		if (!key)
+			oom(y, &k.start_mark);
+		yaml_event_delete(&k);
+		if (!key)
+			goto fail;
+		if (!next_event(y, &v)) {
+			free(key);
+			goto fail;
+		}
+		cJSON *val = parse_node(y, &v);
+		yaml_event_delete(&v);
+		if (!val) {
+			free(key);
+			goto fail;
+		}
+		if (!strcmp(key, "<<") && is_merge(val)) {
+			/* merge key: a mapping or a list of them; keys this mapping sets win, then
+			 * the earlier mappings of the list (PyYAML's flatten_mapping) */
+			if (cJSON_IsObject(val))
+				merge_into(node, val);
+			else
+				for (cJSON *m = val->child; m; m = m->next)
+					merge_into(node, m);
+			cJSON_Delete(val);
+		} else {
+			rj_set(node, key, val);
+		}
+		free(key);
+	}
+	if (remember(y, &ev->start_mark, ev->data.mapping_start.anchor, node))
+		return node;
+fail:
+	cJSON_Delete(node);
+	return NULL;
 }
 
 cJSON *run_parse_yaml(const char *text, size_t len, char *err, size_t errlen)
