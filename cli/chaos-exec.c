@@ -15,12 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "ctl_server.h"
 #include "elfcheck.h"
 #include "rule.h"
 #include "tool.h"
@@ -45,6 +47,9 @@ static void usage(FILE *f)
 		"      --log FILE|-     append a JSON line per injected fault to FILE (- is stdout;\n"
 		"                       default: stderr)\n"
 		"      --seed N         seed for p= decisions, to make a run reproducible\n"
+		"      --record FILE    write every dependency the command contacted to FILE (JSON)\n"
+		"      --max-rules N    rule ids this run may hand out, live changes included\n"
+		"                       (default: 4096, or twice the rules given)\n"
 		"      --check          check the rules, print them in canonical form, and exit\n"
 		"  -v, --verbose        say what is injected where\n"
 		"  -h, --help           this help\n"
@@ -55,31 +60,23 @@ static void usage(FILE *f)
 		"COMMAND was not found.  The rule language: chaos-rules(7).\n");
 }
 
-/* Forward signals a process sent us; the terminal's already reached the whole group. */
-static void forward(int sig, siginfo_t *si, void *ctx)
-{
-	(void)ctx;
-	if (child_pid > 0 && si->si_code <= 0)
-		kill(child_pid, sig);
-}
-
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
-static void install_forwarding(void)
+/* Signals arrive through a signalfd, with the loop that serves chaos-ctl. */
+static int block_signals(sigset_t *set)
 {
-	struct sigaction sa = { .sa_sigaction = forward, .sa_flags = SA_SIGINFO | SA_RESTART };
-	sigemptyset(&sa.sa_mask);
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaction(forwarded[i], &sa, NULL);
+		sigaddset(set, forwarded[i]);
+	if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
+		return -1;
+	return signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 static void restore_signals(void)
 {
-	struct sigaction sa = { .sa_handler = SIG_DFL };
 	sigset_t none;
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaction(forwarded[i], &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
@@ -202,59 +199,53 @@ static int prepare_log(const char *log, char *out, size_t len)
 	return 0;
 }
 
-/* Wait for the library in the child to say it is there. */
-static void await_library(int fd, const char *cmd)
+/* The library in the child says it is there on the ready pipe: "ok", or EOF if the program
+ * never loaded it (or exec failed, which the child reports itself). */
+static void ready_read(int *fd, pid_t pid, const char *cmd)
 {
 	char buf[8];
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	struct timespec start, now;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long spent = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (spent >= READY_TIMEOUT_MS) {
-			tool_error("warning: the fault library did not report from %s within %d s: "
-				   "faults may not be injected",
-				   cmd, READY_TIMEOUT_MS / 1000);
-			return;
-		}
-		int r = poll(&pfd, 1, (int)(READY_TIMEOUT_MS - spent));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			continue;
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n > 0)
-			return; /* "ok" */
-		/* EOF: exec failed (the child reports it), or the program did not load us */
+	ssize_t n = read(*fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n == 0) {
 		int status;
-		if (waitpid(child_pid, &status, WNOHANG | WNOWAIT) == 0)
+		if (waitpid(pid, &status, WNOHANG | WNOWAIT) == 0)
 			tool_error("warning: the fault library did not load in %s: no fault will "
 				   "be injected into it",
 				   cmd);
-		return;
 	}
+	close(*fd);
+	*fd = -1;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 int main(int argc, char **argv)
 {
 	struct chaos_rule_list rules = { 0 };
 	char err[1024], lib[PATH_MAX + 128], cmd[PATH_MAX], logpath[PATH_MAX + 16], buf[64];
-	const char *log = NULL;
+	const char *log = NULL, *record = NULL;
+	uint64_t max_rules = 0;
+	struct ctl_server *ctl = NULL;
 	bool check = false, verbose = false, have_seed = false;
 	uint64_t seed = 0;
 	int rc = EXIT_USAGE;
 
 	tool_name = "chaos-exec";
-	enum { OPT_LOG = 256, OPT_SEED, OPT_CHECK, OPT_VERSION };
+	enum { OPT_LOG = 256, OPT_SEED, OPT_CHECK, OPT_VERSION, OPT_RECORD, OPT_MAX_RULES };
 	static const struct option opts[] = {
 		{ "fault", required_argument, NULL, 'f' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "record", required_argument, NULL, OPT_RECORD },
+		{ "max-rules", required_argument, NULL, OPT_MAX_RULES },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -288,6 +279,16 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CHECK:
 			check = true;
+			break;
+		case OPT_RECORD:
+			record = optarg;
+			break;
+		case OPT_MAX_RULES:
+			if (chaos_parse_u64(optarg, 1u << 24, &max_rules) < 0 || max_rules == 0) {
+				tool_error("--max-rules '%s' is not a number from 1 to %u", optarg,
+					   1u << 24);
+				goto out;
+			}
 			break;
 		case 'v':
 			verbose = true;
@@ -344,6 +345,30 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	if (record) {
+		/* fail now, not after the run, if the record cannot be written */
+		int fd = open(record, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			tool_error("--record %s: %s", record, strerror(errno));
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		close(fd);
+	}
+	if (!have_seed && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	uint64_t epoch = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+
+	/* the control channel: the rules live in the shared area, where chaos-ctl changes them */
+	ctl = ctl_server_start(&rules, seed, epoch, (uint32_t)max_rules, record != NULL,
+			       argv + optind, err, sizeof(err));
+	if (!ctl) {
+		tool_error("live control: %s", err);
+		goto out;
+	}
+
 	/* the environment the library reads (see preload/init.c) */
 	char *joined = chaos_rule_list_join(&rules);
 	const char *old = getenv("LD_PRELOAD");
@@ -354,16 +379,18 @@ int main(int argc, char **argv)
 		free(joined);
 		goto out;
 	}
-	if (!have_seed && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-		seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	int env_rc = set_env("LD_PRELOAD", preload) | set_env("CHAOS_RULES", joined) |
-		     set_env("CHAOS_LOG", logpath);
+	int env_rc = set_env("LD_PRELOAD", preload) | set_env("CHAOS_LOG", logpath) |
+		     set_env("CHAOS_SHM", ctl_server_shm(ctl)) |
+		     set_env("CHAOS_CTL", ctl_server_sock(ctl));
+	/* the rules in the environment too, for a process that cannot map the area; a large set
+	 * lives only in the area (one environment string is limited to 128 KiB) */
+	if (strlen(joined) < 64 * 1024)
+		env_rc |= set_env("CHAOS_RULES", joined);
+	else
+		unsetenv("CHAOS_RULES");
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)seed);
 	env_rc |= set_env("CHAOS_SEED", buf);
-	snprintf(buf, sizeof(buf), "%llu",
-		 (unsigned long long)now.tv_sec * 1000000000ULL + (unsigned long long)now.tv_nsec);
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)epoch);
 	env_rc |= set_env("CHAOS_EPOCH_NS", buf);
 	snprintf(buf, sizeof(buf), "%d", (int)getpid());
 	env_rc |= set_env("CHAOS_EXEC_PID", buf);
@@ -372,8 +399,9 @@ int main(int argc, char **argv)
 	if (env_rc)
 		goto out;
 	if (verbose)
-		tool_error("%zu rule%s, seed %llu, library %s", rules.n, rules.n == 1 ? "" : "s",
-			   (unsigned long long)seed, lib);
+		tool_error("%zu rule%s, seed %llu, library %s, control %s", rules.n,
+			   rules.n == 1 ? "" : "s", (unsigned long long)seed, lib,
+			   ctl_server_sock(ctl));
 
 	int ready[2];
 	if (pipe2(ready, 0) < 0) {
@@ -385,7 +413,12 @@ int main(int argc, char **argv)
 	if (set_env("CHAOS_READY_FD", buf) < 0)
 		goto out;
 
-	install_forwarding();
+	sigset_t sigs;
+	int sfd = block_signals(&sigs);
+	if (sfd < 0) {
+		tool_error("signalfd: %s", strerror(errno));
+		goto out;
+	}
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -400,23 +433,74 @@ int main(int argc, char **argv)
 		tool_error("%s: %s", argv[optind], strerror(e));
 		_exit(e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN);
 	}
-	child_pid = pid;
 	close(ready[1]);
-	await_library(ready[0], argv[optind]);
-	close(ready[0]);
+	int ready_fd = ready[0];
+	struct timespec started;
+	clock_gettime(CLOCK_MONOTONIC, &started);
 
-	int status;
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			tool_error("waitpid: %s", strerror(errno));
-			goto out;
+	/* serve chaos-ctl, pass signals on, and wait for the command */
+	int status = 0;
+	bool done = false;
+	while (!done) {
+		struct pollfd pfd[3] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = ctl_server_fd(ctl), .events = POLLIN },
+			{ .fd = ready_fd, .events = POLLIN },
+		};
+		int timeout = 1000;
+		if (ready_fd >= 0) {
+			long left = READY_TIMEOUT_MS - ms_since(&started);
+			if (left <= 0) {
+				tool_error("warning: the fault library did not report from %s within "
+					   "%d s: faults may not be injected",
+					   argv[optind], READY_TIMEOUT_MS / 1000);
+				close(ready_fd);
+				ready_fd = -1;
+				continue;
+			}
+			timeout = (int)left;
+		}
+		int n = poll(pfd, ready_fd >= 0 ? 3 : 2, timeout);
+		if (n < 0 && errno != EINTR) {
+			tool_error("poll: %s", strerror(errno));
+			break;
+		}
+		if (n <= 0) {
+			ctl_server_reap(ctl);
+			continue;
+		}
+		if (ready_fd >= 0 && (pfd[2].revents & (POLLIN | POLLHUP)))
+			ready_read(&ready_fd, pid, argv[optind]);
+		if (pfd[1].revents & POLLIN)
+			ctl_server_handle(ctl);
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGCHLD)
+					continue;
+				/* signals from a process are passed on; the terminal's reached the
+				 * whole foreground group already */
+				if (si.ssi_code <= 0)
+					kill(pid, (int)si.ssi_signo);
+			}
+			pid_t w = waitpid(pid, &status, WNOHANG);
+			if (w == pid)
+				done = true;
 		}
 	}
+	if (ready_fd >= 0)
+		close(ready_fd);
 	if (WIFEXITED(status))
 		rc = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))
 		rc = 128 + WTERMSIG(status);
+	if (record && ctl_server_write_record(ctl, record, err, sizeof(err)) < 0) {
+		tool_error("--record: %s", err);
+		if (rc == 0)
+			rc = EXIT_INTERNAL;
+	}
 out:
+	ctl_server_stop(ctl);
 	chaos_rule_list_free(&rules);
 	return rc;
 }

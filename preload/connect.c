@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "deps.h"
 #include "errnos.h"
 #include "internal.h"
 
@@ -64,6 +65,7 @@ static int inject(int fd, const struct sockaddr *addr, const struct chaos_dest *
 	int err = p->r.action == CHAOS_ACT_REFUSE ? ECONNREFUSED : p->r.err;
 	const char *name = chaos_errno_name(err);
 
+	deps_error(deps_by_index(e ? e->dep : 0), err);
 	if (d->proto == CHAOS_PROTO_TCP && arrives_later(err) && nonblocking(fd) &&
 	    steer_to_refusal(fd, addr->sa_family) == 0) {
 		if (e) {
@@ -107,8 +109,8 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	}
 
 	const struct ruleset *set = rules_get();
-	if (!set->n) {
-		/* nothing to inject: the fd is looked at again if rules arrive later */
+	if (!set->n && !chaos_shm) {
+		/* nothing to inject or record: looked at again if rules arrive later */
 		fd_forget(fd);
 		return real_connect(fd, addr, len);
 	}
@@ -140,18 +142,28 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return real_connect(fd, addr, len);
 	}
 	/* a fresh connection: forget what an earlier socket with this number had */
+	dest_attach_names(&d, names, NAMES_PER_ADDR);
+	struct shm_dep *dep = deps_connect(&d);
 	if (e) {
 		fd_forget(fd);
 		e->proto = (uint8_t)proto;
 		e->peer = d;
+		e->peer.names = NULL;
+		e->peer.nnames = 0;
+		e->dep = deps_index(dep);
 		__atomic_fetch_or(&e->flags, FDF_PEER, __ATOMIC_RELAXED);
 		__atomic_store_n(&e->kind, FD_INET, __ATOMIC_RELEASE);
 	}
 	if (set->on_any & CHAOS_ON_CONNECT) {
-		dest_attach_names(&d, names, NAMES_PER_ADDR);
 		const struct prule *p = rules_fire(set, CALL_CONNECT, &d);
 		if (p)
 			return inject(fd, addr, &d, p, e);
 	}
-	return real_connect(fd, addr, len);
+	int rc = real_connect(fd, addr, len);
+	if (rc < 0 && dep && errno != EINPROGRESS && errno != EINTR) {
+		int saved = errno;
+		deps_error(dep, saved);
+		errno = saved;
+	}
+	return rc;
 }

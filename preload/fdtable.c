@@ -68,6 +68,7 @@ static void entry_clear(struct fd_entry *e)
 	e->ino = 0;
 	e->bytes = 0;
 	e->pending_err = 0;
+	e->dep = 0;
 }
 
 void fd_forget(int fd)
@@ -128,6 +129,7 @@ void fd_copy(int oldfd, int newfd)
 	dst->ino = src->ino;
 	dst->bytes = src->bytes;
 	dst->pending_err = src->pending_err;
+	dst->dep = src->dep;
 	dst->gen = 0;
 	uint16_t flags = __atomic_load_n(&src->flags, __ATOMIC_RELAXED) & ~FDF_MATCH;
 	if (flags & (FDF_RESET | FDF_PENDING))

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deps.h"
 #include "dns.h"
 
 void dns_rule_address(const struct prule *p, char *buf, size_t len)
@@ -33,22 +34,22 @@ EXPORT int getaddrinfo(const char *node, const char *service, const struct addri
 	const struct prule *p = rules_fire_dns(rules_get(), node);
 	if (!p) {
 		int rc = real_getaddrinfo(node, service, hints, res);
-		if (rc == 0) {
-			int saved = errno;
+		int saved = errno;
+		if (rc == 0)
 			names_add_addrinfo(node, *res);
-			errno = saved;
-		}
+		deps_lookup(node, rc == EAI_SYSTEM ? 0 : rc);
+		errno = saved;
 		return rc;
 	}
 	switch (p->r.dns) {
 	case CHAOS_DNS_NXDOMAIN:
 		dns_log("getaddrinfo", node, p, "EAI_NONAME");
+		deps_lookup(node, EAI_NONAME);
 		return EAI_NONAME;
 	case CHAOS_DNS_SERVFAIL:
-		dns_log("getaddrinfo", node, p, "EAI_AGAIN");
-		return EAI_AGAIN;
 	case CHAOS_DNS_TIMEOUT: /* refused by chaos_preload_supported until it is built */
 		dns_log("getaddrinfo", node, p, "EAI_AGAIN");
+		deps_lookup(node, EAI_AGAIN);
 		return EAI_AGAIN;
 	case CHAOS_DNS_ADDRESS:
 		break;
@@ -76,6 +77,7 @@ EXPORT int getaddrinfo(const char *node, const char *service, const struct addri
 		}
 		names_add_addrinfo(node, *res);
 	}
+	deps_lookup(node, rc);
 	dns_log("getaddrinfo", node, p, rc == 0 ? addr : gai_strerror(rc));
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "deps.h"
 #include "dns.h"
 
 static void record(const char *name, const struct hostent *h)
@@ -15,6 +16,19 @@ static void record(const char *name, const struct hostent *h)
 	if (h && (h->h_addrtype == AF_INET || h->h_addrtype == AF_INET6))
 		for (char **a = h->h_addr_list; a && *a; a++)
 			names_add(h->h_addrtype, *a, name);
+	errno = saved;
+}
+
+/* a lookup for discovery, its h_errno as the matching EAI_* code */
+static void lookup_done(const char *name, int herr)
+{
+	int saved = errno;
+	if (dns_name_faultable(name))
+		deps_lookup(name, herr == 0 ? 0
+				  : herr == HOST_NOT_FOUND ? EAI_NONAME
+				  : herr == TRY_AGAIN	  ? EAI_AGAIN
+				  : herr == NO_DATA	  ? EAI_NODATA
+							  : EAI_FAIL);
 	errno = saved;
 }
 
@@ -72,10 +86,12 @@ static struct hostent *by_name(const char *call, const char *name, int af)
 		h = af == AF_INET && !strcmp(call, "gethostbyname") ? real_gethostbyname(name)
 								     : real_gethostbyname2(name, af);
 		record(name, h);
+		lookup_done(name, h ? 0 : h_errno);
 		return h;
 	}
 	if (herr) {
 		dns_log(call, name, p, herr_name(herr));
+		lookup_done(name, herr);
 		h_errno = herr;
 		return NULL;
 	}
@@ -83,6 +99,7 @@ static struct hostent *by_name(const char *call, const char *name, int af)
 	h = real_gethostbyname2(fake, af);
 	chaos_busy--;
 	record(name, h);
+	lookup_done(name, h ? 0 : h_errno);
 	dns_log(call, name, p, fake);
 	return h;
 }
@@ -110,10 +127,13 @@ static int by_name_r(const char *call, const char *name, int af, struct hostent 
 		rc = real_gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop);
 		if (rc == 0 && *result)
 			record(name, *result);
+		if (rc != ERANGE)
+			lookup_done(name, *result ? 0 : *h_errnop);
 		return rc;
 	}
 	if (herr) {
 		dns_log(call, name, p, herr_name(herr));
+		lookup_done(name, herr);
 		*result = NULL;
 		*h_errnop = herr;
 		/* as glibc: 0 for "no such host", EAGAIN for a temporary failure */
@@ -124,6 +144,7 @@ static int by_name_r(const char *call, const char *name, int af, struct hostent 
 	chaos_busy--;
 	if (rc == 0 && *result)
 		record(name, *result);
+	lookup_done(name, *result ? 0 : *h_errnop);
 	dns_log(call, name, p, fake);
 	return rc;
 }

@@ -60,6 +60,7 @@ static void *load_sym(const char *name, void *self)
 
 /* rules.c */
 void rules_load_env(const char *text, uint64_t seed, uint64_t epoch_ns);
+void rules_set_seed(uint64_t seed);
 
 static uint64_t env_u64(const char *name, uint64_t fallback, bool *ok)
 {
@@ -110,7 +111,13 @@ static void do_init(void)
 	uint64_t epoch = env_u64("CHAOS_EPOCH_NS", chaos_now_ns(), &ok);
 	if (!ok)
 		chaos_warn("CHAOS_EPOCH_NS is not a number: windows start now");
-	rules_load_env(secure_getenv("CHAOS_RULES"), seed, epoch);
+	if (secure_getenv("CHAOS_SHM")) {
+		/* under chaos-exec: the rules live in its control area, and can change */
+		rules_set_seed(seed);
+		ctl_attach();
+	}
+	if (!chaos_shm)
+		rules_load_env(secure_getenv("CHAOS_RULES"), seed, epoch);
 	tell_chaos_exec();
 	chaos_busy--;
 	__atomic_store_n(&chaos_ready, 1, __ATOMIC_RELEASE);

@@ -20,6 +20,8 @@
 
 #include "rule.h"
 
+struct shm_header;
+
 #define EXPORT __attribute__((visibility("default")))
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -33,11 +35,25 @@
 extern int chaos_ready;
 void chaos_init(void);
 
+/* Every hook starts here: initialise if nobody has yet, and take a rule change chaos-exec made
+ * since the last call (ctl.c). */
 #define CHAOS_INIT()                                                                               \
 	do {                                                                                       \
 		if (unlikely(!__atomic_load_n(&chaos_ready, __ATOMIC_ACQUIRE)))                    \
 			chaos_init();                                                              \
+		if (unlikely(__atomic_load_n(chaos_ctl_pending, __ATOMIC_RELAXED)))                \
+			ctl_refresh();                                                             \
 	} while (0)
+
+/* ---- live control (ctl.c) ------------------------------------------------------------------ */
+
+/* The word chaos-exec sets when this process's rules changed (a static zero when there is no
+ * chaos-exec to talk to). */
+extern uint32_t *chaos_ctl_pending;
+/* chaos-exec's shared area, or NULL */
+extern struct shm_header *chaos_shm;
+void ctl_attach(void);
+void ctl_refresh(void);
 
 /* Per-thread guard: while set, hooks pass straight through (our own I/O, logging, DNS). */
 extern __thread int chaos_busy __attribute__((tls_model("initial-exec")));
@@ -147,7 +163,7 @@ struct fd_entry {
 	uint8_t proto;  /* enum chaos_proto */
 	uint16_t flags; /* FDF_* */
 	int32_t pending_err;
-	uint32_t pad;
+	uint32_t dep;   /* its discovery record (deps.c), 1-based; 0: none */
 	uint64_t ino;   /* socket inode, to notice an fd reused behind our back */
 	uint64_t bytes; /* payload moved both ways while a rule covered it */
 	struct chaos_dest peer; /* names not stored: looked up when needed */
@@ -184,6 +200,7 @@ enum io_verdict {
 
 struct io_ctx {
 	struct fd_entry *e; /* NULL when the fd is not ours */
+	struct shm_dep *dep; /* where bytes and errors are recorded, or NULL */
 	int err;
 };
 
@@ -209,11 +226,12 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 		       struct sockaddr *from, socklen_t *fromlen);
 ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
 
-/* What the fast path checks before anything else. */
+/* What the fast path checks before anything else: nothing armed, nothing pending. */
 static inline bool io_fast(void)
 {
 	return likely(__atomic_load_n(&chaos_ready, __ATOMIC_RELAXED)) &&
-	       !__atomic_load_n(&chaos_io_armed, __ATOMIC_RELAXED);
+	       !(__atomic_load_n(&chaos_io_armed, __ATOMIC_RELAXED) |
+		 __atomic_load_n(chaos_ctl_pending, __ATOMIC_RELAXED));
 }
 
 #endif

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "deps.h"
 #include "errnos.h"
 #include "internal.h"
 
@@ -112,6 +113,7 @@ enum io_verdict io_before(int fd, enum chaos_call call, const char *fn, const st
 	uint64_t now = 0;
 
 	c->e = NULL;
+	c->dep = NULL;
 	c->err = 0;
 	if (chaos_busy)
 		return IO_PASS;
@@ -128,6 +130,17 @@ enum io_verdict io_before(int fd, enum chaos_call call, const char *fn, const st
 	if (e->kind != FD_INET)
 		return IO_PASS;
 	c->e = e;
+	if (unlikely(deps_recording())) {
+		if (to && e->proto == CHAOS_PROTO_UDP) {
+			struct chaos_dest u;
+			if (dest_from_sockaddr(to, tolen, CHAOS_PROTO_UDP, &u))
+				c->dep = deps_for_dest(&u);
+		} else {
+			if (!e->dep && (__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FDF_PEER))
+				e->dep = deps_index(deps_for_dest(&e->peer));
+			c->dep = deps_by_index(e->dep);
+		}
+	}
 	uint16_t flags = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
 	if (flags & (FDF_RESET | FDF_PENDING)) {
 		if (fd_still_same(fd, e))
@@ -176,6 +189,8 @@ enum io_verdict io_before(int fd, enum chaos_call call, const char *fn, const st
 		switch (p->r.action) {
 		case CHAOS_ACT_RESET:
 			log_fault(fn, &d, NULL, NULL, p, "ECONNRESET");
+			if (!c->dep) /* (while recording, io_after counts what the call returns) */
+				deps_error(deps_by_index(e->dep), ECONNRESET);
 			if (abort_connection(fd)) {
 				fd_set_flag(e, FDF_RESET);
 				return IO_PASS; /* the real call now reports ECONNRESET */
@@ -190,6 +205,7 @@ enum io_verdict io_before(int fd, enum chaos_call call, const char *fn, const st
 			break;
 		}
 		log_fault(fn, &d, NULL, NULL, p, chaos_errno_name(c->err));
+		deps_error(c->dep ? c->dep : deps_by_index(e->dep), c->err);
 		return IO_FAIL;
 	}
 	return IO_PASS;
@@ -203,6 +219,14 @@ ssize_t io_after(enum chaos_call call, int flags, ssize_t ret, struct io_ctx *c)
 	uint16_t f = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
 	if (ret > 0 && (f & FDF_MATCH) && !(flags & MSG_PEEK))
 		__atomic_add_fetch(&e->bytes, (uint64_t)ret, __ATOMIC_RELAXED);
+	if (c->dep) {
+		int saved = errno;
+		if (ret > 0 && !(flags & MSG_PEEK))
+			deps_bytes(c->dep, call == CALL_SEND, (uint64_t)ret);
+		else if (ret < 0 && saved != EAGAIN && saved != EINTR)
+			deps_error(c->dep, saved);
+		errno = saved;
+	}
 	if (ret < 0) {
 		if ((f & FDF_PENDING) && errno == ECONNREFUSED) {
 			errno = e->pending_err;

@@ -12,6 +12,8 @@
 #include <strings.h>
 
 #include "internal.h"
+#include "deps.h"
+#include "shm.h"
 
 static struct ruleset empty_set = { .gen = 1 };
 struct ruleset *chaos_rules = &empty_set;
@@ -30,7 +32,8 @@ unsigned rule_calls(const struct chaos_rule *r, enum chaos_proto proto)
 void io_armed_update(void)
 {
 	const struct ruleset *set = rules_get();
-	int armed = set->io || __atomic_load_n(&chaos_special_fds, __ATOMIC_RELAXED) > 0;
+	int armed = set->io || __atomic_load_n(&chaos_special_fds, __ATOMIC_RELAXED) > 0 ||
+		    deps_recording();
 	__atomic_store_n(&chaos_io_armed, armed, __ATOMIC_RELAXED);
 }
 
@@ -57,6 +60,12 @@ static struct ruleset *set_alloc(size_t n)
 }
 
 void rules_load_env(const char *text, uint64_t seed, uint64_t epoch_ns);
+void rules_set_seed(uint64_t seed);
+
+void rules_set_seed(uint64_t seed)
+{
+	chaos_seed = seed;
+}
 
 void rules_load_env(const char *text, uint64_t seed, uint64_t epoch_ns)
 {
@@ -114,6 +123,60 @@ void rules_load_env(const char *text, uint64_t seed, uint64_t epoch_ns)
 	if (bad)
 		chaos_warn("%zu of the rules given could not be used (see above); %zu are active",
 			   bad, i);
+	publish(set);
+}
+
+/* Build a snapshot from a slot's list of rule ids (ctl.c) and publish it.  Rules the current
+ * snapshot already has are copied, not parsed again; ids keep their order. */
+void rules_publish_ids(const uint32_t *ids, uint32_t n, bool paused);
+
+void rules_publish_ids(const uint32_t *ids, uint32_t n, bool paused)
+{
+	struct shm_header *h = chaos_shm;
+	const struct ruleset *old = rules_get();
+	char err[CHAOS_ERR_MAX];
+
+	if (paused)
+		n = 0;
+	struct ruleset *set = set_alloc(n);
+	if (!set) {
+		chaos_warn("out of memory taking a rule change: the old rules stay");
+		return;
+	}
+	set->gen = old->gen + 1;
+	size_t k = 0, j = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t id = ids[i];
+		if (id == 0 || id > h->max_rules)
+			continue;
+		struct prule *pr = &set->rules[k];
+		/* the same relative order in both lists: one walk finds the old copies */
+		size_t probe = j;
+		while (probe < old->n && old->rules[probe].id != id)
+			probe++;
+		if (probe < old->n) {
+			*pr = old->rules[probe];
+			j = probe + 1;
+			k++;
+			continue;
+		}
+		struct shm_rule *sr = &shm_rules(h)[id];
+		uint64_t off = __atomic_load_n(&sr->text_off, __ATOMIC_ACQUIRE);
+		if (off >= h->text_size)
+			continue;
+		const char *text = shm_text(h) + off;
+		if (chaos_rule_parse(text, &pr->r, err, sizeof(err)) < 0 ||
+		    chaos_rule_supported(&pr->r, CHAOS_FE_PRELOAD, err, sizeof(err)) < 0) {
+			chaos_warn("rule %u '%s': %s: rule ignored", id, text, err);
+			continue;
+		}
+		chaos_rule_format(&pr->r, pr->text, sizeof(pr->text));
+		pr->id = id;
+		pr->armed_ns = sr->armed_ns;
+		pr->st = &sr->st;
+		k++;
+	}
+	set->n = k;
 	publish(set);
 }
 

@@ -13,7 +13,14 @@ $(NETPROBE_FORT): tests/integration/netprobe.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -O2 -D_FORTIFY_SOURCE=2 -o $@ $< $(LDFLAGS_ALL)
 
-INTEGRATION_DEPS := $(NETPROBE) $(NETPROBE_FORT) $(O)/chaos-exec $(O)/libchaos-preload.so
+CTLSTRESS := $(O)/tests/integration/ctlstress
+
+$(CTLSTRESS): tests/integration/ctlstress.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) -lpthread
+
+INTEGRATION_DEPS := $(NETPROBE) $(NETPROBE_FORT) $(CTLSTRESS) $(O)/chaos-exec $(O)/chaos-ctl \
+	$(O)/libchaos-preload.so
 
 .PHONY: check-integration
 check-integration: $(INTEGRATION_DEPS)

@@ -15,6 +15,8 @@
  *   netprobe gni ADDR                getnameinfo with NI_NAMEREQD
  *   netprobe dup2 HOST PORT          dup2 /dev/null over a connected socket, then write to it
  *   netprobe udp HOST PORT           sendto a datagram; prints ok or the errno
+ *   netprobe serve HOST PORT         a service: for each line on stdin, connect and print
+ *                                    "ok" or the errno (for live-control tests)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -333,6 +335,16 @@ int main(int argc, char **argv)
 		int fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		ssize_t r = sendto(fd, "ping", 4, 0, (struct sockaddr *)&ss, len);
 		printf("%s\n", r == 4 ? "ok" : ename(errno));
+		return 0;
+	}
+	if (strcmp(op, "serve") == 0 && argc == 4) {
+		char line[256];
+		while (fgets(line, sizeof(line), stdin)) {
+			int fd = do_connect(argv[2], argv[3], "block");
+			printf("%s\n", fd >= 0 ? "ok" : ename(errno));
+			if (fd >= 0)
+				close(fd);
+		}
 		return 0;
 	}
 	fprintf(stderr, "netprobe: unknown operation '%s'\n", op);

@@ -1,0 +1,28 @@
+/* ctl_server.h -- chaos-exec's side of live control (ctl_server.c) */
+#ifndef CHAOS_CTL_SERVER_H
+#define CHAOS_CTL_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct chaos_rule_list;
+struct ctl_server;
+
+/* Create the shared area (with rules in chaos-exec's own slot) and the control socket. */
+struct ctl_server *ctl_server_start(const struct chaos_rule_list *rules, uint64_t seed,
+				    uint64_t epoch_ns, uint32_t max_rules, bool record,
+				    char **argv, char *err, size_t errlen);
+const char *ctl_server_sock(const struct ctl_server *s);
+const char *ctl_server_shm(const struct ctl_server *s);
+int ctl_server_fd(const struct ctl_server *s);
+/* Accept one connection and answer its request. */
+void ctl_server_handle(struct ctl_server *s);
+/* Free the slots of processes that are gone. */
+void ctl_server_reap(struct ctl_server *s);
+/* Write the dependency records as JSON to path (atomically). */
+int ctl_server_write_record(struct ctl_server *s, const char *path, char *err, size_t errlen);
+/* Close and remove the socket and the area. */
+void ctl_server_stop(struct ctl_server *s);
+
+#endif
