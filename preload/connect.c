@@ -160,10 +160,11 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 			return inject(fd, addr, &d, p, e);
 	}
 	int rc = real_connect(fd, addr, len);
-	if (rc < 0 && dep && errno != EINPROGRESS && errno != EINTR) {
-		int saved = errno;
+	int saved = errno;
+	if (rc == 0 || saved == EINPROGRESS)
+		names_consume(&d);
+	else if (dep && saved != EINTR)
 		deps_error(dep, saved);
-		errno = saved;
-	}
+	errno = saved;
 	return rc;
 }

@@ -193,5 +193,8 @@ void ctl_attach(void)
 	}
 	chaos_ctl_pending = &my_slot->pending;
 	pthread_atfork(NULL, NULL, after_fork_child);
+	/* after an exec the slot is the one this pid had before, already taken by the old image:
+	 * this image starts with nothing, so it takes the list whatever pending says */
+	__atomic_store_n(&my_slot->pending, 1, __ATOMIC_RELEASE);
 	apply();
 }

@@ -111,11 +111,10 @@ struct shm_dep *deps_for_dest(const struct chaos_dest *dest)
 {
 	if (!chaos_shm)
 		return NULL;
-	const char *names[NAMES_PER_ADDR];
 	char host[CHAOS_NAME_MAX + 1];
-	size_t n = dest->nnames ? dest->nnames : names_get(dest->family, dest->addr, names, 1);
-	if (n)
-		snprintf(host, sizeof(host), "%s", dest->nnames ? dest->names[0] : names[0]);
+	const char *label = names_label(dest);
+	if (label)
+		snprintf(host, sizeof(host), "%s", label);
 	else if (!inet_ntop(dest->family, dest->addr, host, sizeof(host)))
 		host[0] = '\0';
 	struct shm_dep *d = dep_get(host, (uint8_t)dest->proto, dest->port);

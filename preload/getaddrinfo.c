@@ -28,8 +28,20 @@ EXPORT int getaddrinfo(const char *node, const char *service, const struct addri
 		       struct addrinfo **res)
 {
 	CHAOS_INIT();
-	if (chaos_busy || !dns_name_faultable(node) || (hints && (hints->ai_flags & AI_NUMERICHOST)))
-		return real_getaddrinfo(node, service, hints, res);
+	if (chaos_busy || !dns_name_faultable(node) || (hints && (hints->ai_flags & AI_NUMERICHOST))) {
+		int rc = real_getaddrinfo(node, service, hints, res);
+		if (rc == 0 && !chaos_busy && node && *res && (*res)->ai_addr) {
+			/* a literal address: remember it, so the connect that follows is not
+			 * labelled with a name that happens to resolve there too */
+			const struct sockaddr *sa = (*res)->ai_addr;
+			if (sa->sa_family == AF_INET)
+				names_literal_lookup(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr);
+			else if (sa->sa_family == AF_INET6)
+				names_literal_lookup(AF_INET6,
+						     &((const struct sockaddr_in6 *)sa)->sin6_addr);
+		}
+		return rc;
+	}
 
 	const struct prule *p = rules_fire_dns(rules_get(), node);
 	if (!p) {

@@ -138,6 +138,16 @@ void names_add(int family, const void *addr, const char *name);
 size_t names_get(int family, const void *addr, const char **out, size_t max);
 /* Record every address of an addrinfo list under name. */
 void names_add_addrinfo(const char *name, const struct addrinfo *ai);
+/* A lookup of a numeric host: the connect that follows names no host (names.c). */
+void names_literal_lookup(int family, const void *addr);
+/* Was dest given as a literal address in this thread's last lookup? */
+bool names_is_literal(const struct chaos_dest *d);
+/* The one name to show for dest (log, discovery), or NULL: the name this thread just looked
+ * up if it resolved there, else the only name that did; never a guess between several. */
+const char *names_label(const struct chaos_dest *d);
+/* A connection to dest is under way: the lookup that led to it has been used, and says
+ * nothing about the next contact with that address. */
+void names_consume(const struct chaos_dest *d);
 /* Fill d->names / d->nnames from the table (storage provided by the caller). */
 void dest_attach_names(struct chaos_dest *d, const char **store, size_t max);
 

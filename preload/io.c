@@ -120,7 +120,7 @@ enum io_verdict io_before(int fd, enum chaos_call call, const char *fn, const st
 	const struct ruleset *set = rules_get();
 	struct fd_entry *e = fd_lookup(fd);
 	if (!e || __atomic_load_n(&e->kind, __ATOMIC_ACQUIRE) == FD_UNKNOWN) {
-		if (!set->io)
+		if (!set->io && !deps_recording())
 			return IO_PASS;
 		e = fd_get(fd);
 		if (!e)
@@ -133,8 +133,12 @@ enum io_verdict io_before(int fd, enum chaos_call call, const char *fn, const st
 	if (unlikely(deps_recording())) {
 		if (to && e->proto == CHAOS_PROTO_UDP) {
 			struct chaos_dest u;
-			if (dest_from_sockaddr(to, tolen, CHAOS_PROTO_UDP, &u))
+			if (dest_from_sockaddr(to, tolen, CHAOS_PROTO_UDP, &u)) {
 				c->dep = deps_for_dest(&u);
+				names_consume(&u);
+				/* answers read later are counted for where we last sent */
+				e->dep = deps_index(c->dep);
+			}
 		} else {
 			if (!e->dep && (__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FDF_PEER))
 				e->dep = deps_index(deps_for_dest(&e->peer));

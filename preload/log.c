@@ -80,15 +80,20 @@ void log_fault(const char *call, const struct chaos_dest *d, const char *dest, c
 		dest = dbuf;
 	}
 	if (!host && d) {
-		/* the name the rule matched, else the first one known */
-		size_t n = d->nnames ? d->nnames : names_get(d->family, d->addr, names, NAMES_PER_ADDR);
-		const char *const *list = d->nnames ? d->names : names;
-		for (size_t i = 0; i < n && !host; i++)
-			if (p->r.target.kind == CHAOS_HOST_NAME &&
-			    chaos_name_match(p->r.target.name, list[i]))
-				host = list[i];
-		if (!host && n)
-			host = list[0];
+		/* the name the rule matched, if the call was for it; else the one name we can
+		 * tell the call was for */
+		const char *label = names_label(d);
+		if (p->r.target.kind == CHAOS_HOST_NAME) {
+			size_t n = d->nnames ? d->nnames
+					     : names_get(d->family, d->addr, names, NAMES_PER_ADDR);
+			const char *const *list = d->nnames ? d->names : names;
+			for (size_t i = 0; i < n && !host; i++)
+				if (chaos_name_match(p->r.target.name, list[i]) &&
+				    (!label || strcmp(label, list[i]) == 0))
+					host = list[i];
+		}
+		if (!host)
+			host = label;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	struct chaos_event ev = {

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 
@@ -134,21 +135,113 @@ size_t names_get(int family, const void *addr, const char **out, size_t max)
 	return found;
 }
 
+/* The last lookup this thread made.  Several names may resolve to one address (every name
+ * sent to 127.0.0.1, say); the one this thread just looked up is the one it is connecting to,
+ * so it comes first where a single name is shown (the log's host, discovery records). */
+static __thread const char *last_name __attribute__((tls_model("initial-exec")));
+static __thread uint8_t last_addrs[8][17] __attribute__((tls_model("initial-exec")));
+static __thread unsigned last_n __attribute__((tls_model("initial-exec")));
+/* ... or a literal address it was given (a numeric host: no name meant) */
+static __thread uint8_t last_literal[17] __attribute__((tls_model("initial-exec")));
+
+void names_literal_lookup(int family, const void *addr)
+{
+	last_name = NULL;
+	last_n = 0;
+	last_literal[0] = (uint8_t)family;
+	memcpy(&last_literal[1], addr, family == AF_INET ? 4 : 16);
+}
+
+bool names_is_literal(const struct chaos_dest *d)
+{
+	return last_literal[0] == d->family &&
+	       memcmp(&last_literal[1], d->addr, d->family == AF_INET ? 4 : 16) == 0;
+}
+
+static void remember(const char *interned, int family, const void *addr, bool first)
+{
+	if (first) {
+		last_name = interned;
+		last_n = 0;
+		last_literal[0] = 0;
+	}
+	if (last_n < 8) {
+		last_addrs[last_n][0] = (uint8_t)family;
+		memcpy(&last_addrs[last_n][1], addr, family == AF_INET ? 4 : 16);
+		last_n++;
+	}
+}
+
+static const char *interned_name(int family, const void *addr, const char *name)
+{
+	const char *found[NAMES_PER_ADDR];
+	size_t n = names_get(family, addr, found, NAMES_PER_ADDR);
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(found[i], name) == 0)
+			return found[i];
+	return NULL;
+}
+
 void names_add_addrinfo(const char *name, const struct addrinfo *ai)
 {
-	for (; ai; ai = ai->ai_next) {
-		if (!ai->ai_addr)
+	bool first = true;
+	for (const struct addrinfo *a = ai; a; a = a->ai_next) {
+		const void *addr = NULL;
+		if (a->ai_family == AF_INET && a->ai_addrlen >= sizeof(struct sockaddr_in))
+			addr = &((const struct sockaddr_in *)a->ai_addr)->sin_addr;
+		else if (a->ai_family == AF_INET6 && a->ai_addrlen >= sizeof(struct sockaddr_in6))
+			addr = &((const struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
+		if (!addr)
 			continue;
-		if (ai->ai_family == AF_INET && ai->ai_addrlen >= sizeof(struct sockaddr_in))
-			names_add(AF_INET, &((const struct sockaddr_in *)ai->ai_addr)->sin_addr, name);
-		else if (ai->ai_family == AF_INET6 && ai->ai_addrlen >= sizeof(struct sockaddr_in6))
-			names_add(AF_INET6, &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr,
-				  name);
+		names_add(a->ai_family, addr, name);
+		const char *in = interned_name(a->ai_family, addr, name);
+		if (in) {
+			remember(in, a->ai_family, addr, first);
+			first = false;
+		}
 	}
+}
+
+void names_consume(const struct chaos_dest *d)
+{
+	for (unsigned i = 0; i < last_n; i++)
+		if (last_addrs[i][0] == d->family &&
+		    !memcmp(&last_addrs[i][1], d->addr, d->family == AF_INET ? 4 : 16)) {
+			last_name = NULL;
+			last_n = 0;
+			return;
+		}
+}
+
+const char *names_label(const struct chaos_dest *d)
+{
+	const char *found[2];
+	if (names_is_literal(d))
+		return NULL;
+	if (last_name)
+		for (unsigned i = 0; i < last_n; i++)
+			if (last_addrs[i][0] == d->family &&
+			    !memcmp(&last_addrs[i][1], d->addr, d->family == AF_INET ? 4 : 16))
+				return last_name;
+	/* one name for the address: that is it; several, and no lookup to tell which: none */
+	return names_get(d->family, d->addr, found, 2) == 1 ? found[0] : NULL;
 }
 
 void dest_attach_names(struct chaos_dest *d, const char **store, size_t max)
 {
 	d->nnames = names_get(d->family, d->addr, store, max);
 	d->names = store;
+	if (d->nnames < 2 || !last_name)
+		return;
+	for (unsigned i = 0; i < last_n; i++) {
+		if (last_addrs[i][0] != d->family ||
+		    memcmp(&last_addrs[i][1], d->addr, d->family == AF_INET ? 4 : 16) != 0)
+			continue;
+		for (size_t k = 1; k < d->nnames; k++)
+			if (store[k] == last_name) {
+				store[k] = store[0];
+				store[0] = last_name;
+			}
+		return;
+	}
 }
