@@ -158,6 +158,17 @@ print(s.recv(4096).decode())' "$SOCK" "$SVC" || true)
 	check "SO_PEERCRED refusal" '{"error":"permission denied: this service is controlled by another user","exit":1}' "$got"
 	check "nothing added" 2 "$("$CHAOS_CTL" --json "$SVC" show | json 'len(j["rules"])')"
 fi
+# ---- the examples of man/chaos-ctl.1, run as written (4242 is this service) ---------------------
+awk '/^\.EX/{ex=1; n++; next} /^\.EE/{ex=0} ex && /chaos-ctl/ {print n "\t" $0}' "$ROOT/man/chaos-ctl.1" |
+	sed 's/\\-/-/g' >"$T/ctl-examples"
+[ "$(cut -f1 "$T/ctl-examples" | sort -u | wc -l)" -ge 3 ] || fail "too few examples in chaos-ctl.1"
+for n in $(cut -f1 "$T/ctl-examples" | sort -u); do
+	grep "^$n	" "$T/ctl-examples" | cut -f2- | sed "s/4242/$SVC/g" >"$T/example.sh"
+	run_rc env PATH="$BUILD:$PATH" sh -e "$T/example.sh"
+	check "chaos-ctl.1 example $n" 0 "$RC"
+done
+"$CHAOS_CTL" "$SVC" remove all >/dev/null 2>&1 || true
+
 stop_service
 
 # ---- a tree: fork and exec children get the rules and answer to their own pid ------------------
