@@ -62,6 +62,7 @@ include preload/build.mk
 include cli/build.mk
 -include runner/build.mk
 -include bpf/build.mk
+-include bench/build.mk
 include tests/build.mk
 include tests/integration/build.mk
 -include tests/hardening/build.mk
