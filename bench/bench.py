@@ -124,18 +124,22 @@ class Bench:
                 ("alt1k", "other library, 1,000 rules",
                  self.chaos("-c", self.rules_1k_json, lib=self.args.preload)),
             ]
-        cfgs += [
-            ("fiu", "fiu-run -x (nothing enabled)", ["fiu-run", "-x"]),
+        if shutil.which("fiu-run"):
+            cfgs.append(("fiu", "fiu-run -x (nothing enabled)", ["fiu-run", "-x"]))
+        else:
+            say("  (fiu-run is not installed: Debian's fiu-utils; its column is left out)")
+        if shutil.which("strace"):
             # the cheapest strace that can inject a recv fault: only recvfrom stops (seccomp),
             # output thrown away; when= must be at most 65535 and is never reached here
-            ("strace", "strace -f --seccomp-bpf -e inject=recvfrom",
-             ["strace", "-f", "-qq", "-o", "/dev/null", "--seccomp-bpf", "-e", "trace=recvfrom",
-              "-e", "inject=recvfrom:error=EAGAIN:when=65535"]),
-        ]
+            cfgs.append(("strace", "strace -f --seccomp-bpf -e inject=recvfrom",
+                         ["strace", "-f", "-qq", "-o", "/dev/null", "--seccomp-bpf", "-e",
+                          "trace=recvfrom", "-e", "inject=recvfrom:error=EAGAIN:when=65535"]))
+        else:
+            say("  (strace is not installed: its column is left out)")
         return cfgs
 
     def loops(self):
-        rounds, blocks = (2, 6) if self.quick else (5, 12)
+        rounds, blocks = (2, 6) if self.quick else (6, 14)
         iters = {"socketpair": 3000, "tcp": 1500}
         cfgs = self.loop_configs()
         res = {}
@@ -202,13 +206,13 @@ class Bench:
             "configs": {k: l for k, l, _ in cfgs}, "cases": res}
         for case, e in res.items():
             one = case.endswith(" 1 thread")
-            self.target("%s: 1,000 rules" % case, e["configs"]["chaos1k"]["ratio"],
+            self.target("send/recv %s, 1,000 rules" % case, e["configs"]["chaos1k"]["ratio"],
                         1.02 if one else 1.03, "<=", "x")
 
     # ---- hook cost per call (read/write, getaddrinfo) --------------------------------------
 
     def hookcost(self):
-        rounds = 3 if self.quick else 5
+        rounds = 3 if self.quick else 7
         say("== ns added per call, in-process (hooked vs libc's own, alternating blocks): "
             "%d processes per configuration" % rounds)
         cfgs = [("plain", "no preload (the method's own bias)", []),
@@ -372,11 +376,12 @@ class Bench:
             times[int(k)].append(float(v) / 1e3)
         base = times[0]
         res = {"runs": n, "what": "median wall time from spawn to exit; added: minus true's; spread: "
-                                  "min-max of the added time over 5 consecutive groups of runs",
+                                  "min-max of the added time over 5 groups of consecutive runs",
                "commands": {}}
         for i, (key, label, _) in enumerate(cmds):
             t = times[i]
-            groups = [med(t[g::5]) - med(base[g::5]) for g in range(5)]
+            k = len(t) // 5
+            groups = [med(t[g * k:(g + 1) * k]) - med(base[g * k:(g + 1) * k]) for g in range(5)]
             lo, hi = spread(groups)
             res["commands"][key] = {"what": label, "median_us": round(med(t)),
                                     "added_us": round(med(t) - med(base)),
@@ -714,6 +719,35 @@ def write_markdown(path, R):
         else:
             L.append("| 10,000 stalled connections | not available yet |")
     L.append("")
+    L.append("## How it is measured")
+    L.append("")
+    L.append("- **send/recv loops** (`bench/loop.c`): each thread ping-pongs 64 bytes over its own "
+             "socketpair or loopback TCP connection (send, recv, send, recv: nothing blocks). One "
+             "process per configuration, all started together; they take turns running a block "
+             "(about 10 ms), so drift and other developers' load hit every configuration alike. "
+             "Ratio = block time / the plain block of the same turn; the figure is the median over "
+             "all turns, the spread the min-max of the per-round medians. The preload runs through "
+             "`chaos-exec`; the 1,000 rules match nothing the loop does (a quarter each: "
+             "`127.0.x.y:1-1000 reset`, `10.x.y.0/24 error=ETIMEDOUT on=io`, `10.200.x.y:5432 "
+             "refuse`, `svcN.internal dns=nxdomain`), so the I/O path is armed. libfiu runs with "
+             "nothing enabled; strace with the cheapest set-up that can still inject into recv "
+             "(`--seccomp-bpf`, only recvfrom traced; tracing sendto too costs about twice as much).")
+    L.append("- **ns added per call** (`bench/hookcost.c`): in one process, the program's own "
+             "`read`/`write`/`getaddrinfo` (the hooks, under chaos-exec) and libc's (found with "
+             "`dlopen(\"libc.so.6\", RTLD_NOLOAD)`) in alternating blocks of 100 calls (4 for "
+             "getaddrinfo); the 10th percentile of each side's block times, subtracted. The same "
+             "program without the preload shows the method's bias (about 0).")
+    L.append("- **redis-benchmark**: `-t set,get -c 20` against a redis-server on a free loopback port, "
+             "plain and under `chaos-exec -c` (the same 1,000 rules), alternating round by round.")
+    L.append("- **eBPF**: quoted from `tests/bpf/bench.sh` (`make bench-bpf`, run just before).")
+    L.append("- **start-up** (`bench/spawn.c`): posix_spawn to exit, the commands taking turns.")
+    L.append("- **100,000 rules** (`bench/rulescale.c`): the rule engine alone (parse, one lookup "
+             "scan), then the preload library loading them through its own code "
+             "(`libbench-envrules.so` sets CHAOS_RULES before the library starts, as an "
+             "environment string that large cannot pass execve), then through `chaos-exec -c`.")
+    L.append("- **delay, stalled connections** (`bench/delay.c`): measured once `chaos-exec --check` "
+             "accepts `delay=` and `stall`; until then the rows say so.")
+    L.append("")
     with open(path, "w") as f:
         f.write("\n".join(L))
 
@@ -743,7 +777,9 @@ def main():
                                                         R["machine"]["load_at_start"][0]))
     for s in SECTIONS:
         if not only or s in only:
+            ts = time.monotonic()
             getattr(b, s)()
+            R.setdefault("section_seconds", {})[s] = round(time.monotonic() - ts, 1)
     R.update(b.results)
     R["targets"] = b.targets
     R["seconds"] = round(time.monotonic() - t0)

@@ -50,18 +50,23 @@ static double now_ns(void)
 	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
 
-static void raise_nofile(rlim_t want)
+/* Raise the soft file limit to want, or to the hard limit if that is lower; fail only if the
+ * result is below need. */
+static void raise_nofile(rlim_t want, rlim_t need)
 {
 	struct rlimit r;
 	if (getrlimit(RLIMIT_NOFILE, &r) < 0)
 		die("getrlimit");
 	if (r.rlim_cur >= want)
 		return;
-	r.rlim_cur = want;
-	if (r.rlim_max < want)
-		r.rlim_max = want; /* root may */
+	r.rlim_cur = want < r.rlim_max ? want : r.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &r) < 0)
 		die("setrlimit RLIMIT_NOFILE");
+	if (r.rlim_cur < need) {
+		fprintf(stderr, "delay: %lu files needed, the hard limit is %lu\n", (unsigned long)need,
+			(unsigned long)r.rlim_max);
+		exit(1);
+	}
 }
 
 static long rss_kb(void)
@@ -131,7 +136,7 @@ static int serve(void)
 	pthread_t t;
 	char c;
 
-	raise_nofile(30000);
+	raise_nofile(1 << 20, 1024);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 4096) < 0 ||
@@ -206,7 +211,7 @@ static int rtt(long threads)
 static int stall(long n)
 {
 	char c = 'x';
-	raise_nofile((rlim_t)n + 64);
+	raise_nofile((rlim_t)n + 64, (rlim_t)n + 64);
 	long before = rss_kb();
 	int *fds = calloc((size_t)n, sizeof(int));
 	struct pollfd *p = calloc((size_t)n, sizeof(*p));
