@@ -92,13 +92,16 @@ class Bench:
             f.write("\n".join(rules) + "\n")
         return js, txt
 
-    def target(self, name, value, limit, op, unit, note=""):
+    def target(self, name, value, limit, op, unit, note="", lo=None, hi=None):
+        """a target; lo, hi: the spread, noted when it straddles the limit"""
         if value is None or value != value:
             met = None
         else:
             met = value <= limit if op == "<=" else value >= limit
+            if lo is not None and hi is not None and lo < limit < hi:
+                note = "the spread (%.3g-%.3g) straddles the limit" % (lo, hi)
         self.targets.append({"target": name, "value": value, "limit": limit, "op": op,
-                             "unit": unit, "met": met, "note": note})
+                             "unit": unit, "met": met, "note": note, "spread": [lo, hi]})
 
     def chaos(self, *rules, lib=None):
         """the command prefix running a program under chaos-exec with these rule options"""
@@ -206,8 +209,9 @@ class Bench:
             "configs": {k: l for k, l, _ in cfgs}, "cases": res}
         for case, e in res.items():
             one = case.endswith(" 1 thread")
-            self.target("send/recv %s, 1,000 rules" % case, e["configs"]["chaos1k"]["ratio"],
-                        1.02 if one else 1.03, "<=", "x")
+            c = e["configs"]["chaos1k"]
+            self.target("send/recv %s, 1,000 rules" % case, c["ratio"], 1.02 if one else 1.03, "<=",
+                        "x", lo=c["round_min"], hi=c["round_max"])
 
     # ---- hook cost per call (read/write, getaddrinfo) --------------------------------------
 
@@ -261,8 +265,9 @@ class Bench:
             "modes": res}
         for mode in ("pipe", "file"):
             for key, label in (("chaos0", "no rules"), ("chaos1k", "1,000 rules, I/O armed")):
-                self.target("%s read/write, %s" % (mode, label),
-                            res[mode]["configs"][key]["ns_added"], 5, "<=", "ns")
+                c = res[mode]["configs"][key]
+                self.target("%s read/write, %s" % (mode, label), c["ns_added"], 5, "<=", "ns",
+                            lo=c["round_min"], hi=c["round_max"])
 
     # ---- redis-benchmark ---------------------------------------------------------------------
 
@@ -316,7 +321,7 @@ class Bench:
                 "ratio": round(med(ratios), 4), "round_min": round(lo, 4), "round_max": round(hi, 4)}
             say("  plain %.0f req/s, under chaos-exec %.0f req/s: ratio %.3f (%.3f-%.3f)" %
                 (med(rps["plain"]), med(rps["chaos1k"]), med(ratios), lo, hi))
-            self.target("redis-benchmark under chaos-exec", med(ratios), 0.98, ">=", "x")
+            self.target("redis-benchmark under chaos-exec", med(ratios), 0.98, ">=", "x", lo=lo, hi=hi)
         finally:
             srv.terminate()
             srv.wait()
@@ -347,7 +352,7 @@ class Bench:
             (age, one["ratio_median"], one["ratio_min"], one["ratio_max"],
              allc["ratio_median"], allc["ratio_min"], allc["ratio_max"]))
         self.target("eBPF connect rate, rule for another destination", one["ratio_median"], 0.98,
-                    ">=", "x")
+                    ">=", "x", lo=one["ratio_min"], hi=one["ratio_max"])
 
     # ---- start-up -------------------------------------------------------------------------------
 
@@ -389,8 +394,9 @@ class Bench:
             say("  %-58s %6.0f us%s" % (label, med(t), "" if i == 0 else "  added %+.0f us (%+.0f..%+.0f)" %
                                           (med(t) - med(base), lo, hi)))
         self.results["startup"] = res
-        self.target("chaos-exec start-up (-- true)", res["commands"]["chaos"]["added_us"] / 1e3, 2,
-                    "<=", "ms")
+        c = res["commands"]["chaos"]
+        self.target("chaos-exec start-up (-- true)", c["added_us"] / 1e3, 2, "<=", "ms",
+                    lo=c["added_min_us"] / 1e3, hi=c["added_max_us"] / 1e3)
 
     # ---- 100,000 rules --------------------------------------------------------------------------
 
@@ -633,6 +639,8 @@ def write_markdown(path, R):
     for t in R["targets"]:
         v = "n/a" if t["value"] is None else ("%.3f" % t["value"] if t["unit"] == "x" else "%.1f %s" % (t["value"], t["unit"]))
         met = {True: "yes", False: "**no**", None: t["note"] or "not measured"}[t["met"]]
+        if t["met"] is not None and t["note"]:
+            met += " (%s)" % t["note"]
         L.append("| %s | %s | %s %s%s | %s |" % (t["target"], v, t["op"], t["limit"],
                                                   "" if t["unit"] == "x" else " " + t["unit"], met))
     if "loops" in R:
@@ -790,6 +798,8 @@ def main():
     for t in b.targets:
         v = "n/a" if t["value"] is None else "%.3f" % t["value"]
         met = {True: "met", False: "NOT MET", None: t["note"] or "not measured"}[t["met"]]
+        if t["met"] is not None and t["note"]:
+            met += " (%s)" % t["note"]
         say("  %-52s %9s %s %s %-3s %s" % (t["target"], v, t["op"], t["limit"], t["unit"], met))
     if not only and not args.quick and not args.preload:
         write_markdown(args.markdown, R)
