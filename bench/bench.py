@@ -276,7 +276,7 @@ class Bench:
             self.results["redis"] = {"status": "redis-server or redis-benchmark missing"}
             say("== redis: not run (redis-server or redis-benchmark missing)")
             return
-        rounds, n = (3, 10000) if self.quick else (7, 20000)
+        rounds, n = (3, 5000) if self.quick else (11, 10000)
         port = free_port()
         srv = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                                 "--save", "", "--appendonly", "no", "--protected-mode", "no"],
