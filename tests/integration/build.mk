@@ -31,7 +31,7 @@ CHECKS += check-integration
 # Under SAN=1: the same tests with the ASan+UBSan builds of chaos-exec, the library and
 # netprobe.  The sanitizer runtime goes first in LD_PRELOAD (chaos-exec appends ours after it);
 # leak checks stay with the unit tests (the library keeps its tables for the process's life).
-SAN_INTEGRATION_TESTS := $(addprefix tests/integration/test_,connect.sh io.sh dns.sh triggers.sh \
+SAN_INTEGRATION_TESTS := $(addprefix tests/integration/test_,connect.sh io.sh dns.sh triggers.sh ctl.sh record.sh \
 	chaos_exec.sh multiaddr.sh man_examples.sh)
 
 .PHONY: check-integration-san
