@@ -124,6 +124,30 @@ int run_chaos_validate_extension(const cJSON *ext, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	const cJSON *rules = rj_get(svc, "rules");
+	if (rules) {
+		if (!cJSON_IsArray(rules)) {
+			snprintf(err, errlen, "extension 'chaos': service \"rules\" must be a list of "
+					      "rules");
+			return -1;
+		}
+		for (const cJSON *r = rules->child; r; r = r->next) {
+			struct chaos_rule rule;
+			char msg[CHAOS_ERR_MAX];
+			if (!cJSON_IsString(r)) {
+				snprintf(err, errlen, "extension 'chaos': service rules must be strings");
+				return -1;
+			}
+			if (strchr(r->valuestring, '$'))
+				continue; /* substituted at run time; chaos-exec checks it then */
+			if (chaos_rule_parse(r->valuestring, &rule, msg, sizeof(msg)) < 0 ||
+			    chaos_rule_supported(&rule, CHAOS_FE_PRELOAD, msg, sizeof(msg)) < 0) {
+				snprintf(err, errlen, "extension 'chaos': service rule '%.300s': %s",
+					 r->valuestring, msg);
+				return -1;
+			}
+		}
+	}
 	static const char *const strs[] = {"cwd", "log", NULL};
 	for (int i = 0; strs[i]; i++) {
 		const cJSON *v = rj_get(svc, strs[i]);
@@ -619,12 +643,22 @@ int run_chaos_start(struct run_state *st, char *err, size_t errlen)
 		return -1;
 	}
 	cJSON *cmd = run_subst(rj_get(svc, "command"), st->config, st->secrets);
+	cJSON *base = rj_get(svc, "rules") ? run_subst(rj_get(svc, "rules"), st->config, st->secrets)
+					   : NULL;
 	cs->command = cJSON_Duplicate(cmd, true);
-	/* argv: chaos-exec -- COMMAND... (a string runs through /bin/sh -c) */
+	/* argv: chaos-exec [-f RULE]... -- COMMAND... (a string runs through /bin/sh -c) */
 	size_t n = cJSON_IsArray(cmd) ? (size_t)cJSON_GetArraySize(cmd) : 3;
-	char **argv = calloc(n + 3, sizeof(*argv));
+	size_t nb = base ? (size_t)cJSON_GetArraySize(base) : 0;
+	char **argv = calloc(n + 2 * nb + 3, sizeof(*argv));
 	size_t k = 0;
 	argv[k++] = exec;
+	for (const cJSON *r = base ? base->child : NULL; r; r = r->next) {
+		/* the service's own rules (local fakes for its dependencies' names, ...): part of
+		 * how it runs, not faults this run puts on and takes off */
+		argv[k++] = strdup("-f");
+		argv[k++] = strdup(cJSON_IsString(r) ? r->valuestring : "");
+	}
+	cJSON_Delete(base);
 	argv[k++] = strdup("--");
 	if (cJSON_IsString(cmd)) {
 		argv[k++] = strdup("/bin/sh");
