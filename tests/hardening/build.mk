@@ -51,3 +51,46 @@ check-fuzz-experiment: $(O)/tests/fuzz/replay_experiment
 
 CHECKS += check-fuzz-experiment
 SAN_CHECKS += check-fuzz-experiment
+
+# ---- test programs ---------------------------------------------------------------------------
+
+HARD_PROGS := hammer forks fdreuse
+HARD_BINS := $(HARD_PROGS:%=$(O)/tests/hardening/%)
+
+$(HARD_BINS): $(O)/tests/hardening/%: $(O)/tests/hardening/%.o $(O)/libchaos-core.a
+	$(call msg,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ -lpthread
+
+HARD_DEPS := $(HARD_BINS) $(O)/chaos-exec $(O)/libchaos-preload.so $(NETPROBE)
+
+# ---- ThreadSanitizer -----------------------------------------------------------------------------
+# The library and the threaded client built with clang -fsanitize=thread: the runtime is linked
+# into the client, which exports it to the preloaded library.  (gcc's shared libtsan works too
+# when it comes first in LD_PRELOAD, but its in-process symbolizer calls close() through our
+# hook while it reports, and deadlocks; here reports are symbolized afterwards.)
+
+TSAN_CC ?= clang
+TSAN_DIR := $(O)/tsan
+TSAN_CFLAGS := -std=gnu11 $(WARNINGS) -fPIC -fsanitize=thread -O1 -g -fno-omit-frame-pointer
+TSAN_PRELOAD_OBJS := $(PRELOAD_SRCS:%.c=$(TSAN_DIR)/%.o)
+TSAN_CORE_OBJS := $(CORE_SRCS:%.c=$(TSAN_DIR)/%.o)
+
+$(TSAN_DIR)/%.o: %.c
+	@mkdir -p $(@D)
+	$(call msg,TSANCC,$@)$(TSAN_CC) $(CPPFLAGS_ALL) $(TSAN_CFLAGS) -MMD -MP -c $< -o $@
+
+$(TSAN_PRELOAD_OBJS): TSAN_CFLAGS += -fvisibility=hidden
+
+$(TSAN_DIR)/libchaos-preload.so: $(TSAN_PRELOAD_OBJS) $(TSAN_CORE_OBJS) preload/symbols.map
+	$(call msg,LD,$@)$(TSAN_CC) -fsanitize=thread -shared \
+		-Wl,--version-script=preload/symbols.map -o $@ $(TSAN_PRELOAD_OBJS) $(TSAN_CORE_OBJS) \
+		-ldl -lpthread
+
+$(TSAN_DIR)/hammer: $(TSAN_DIR)/tests/hardening/hammer.o $(TSAN_CORE_OBJS)
+	$(call msg,LD,$@)$(TSAN_CC) -fsanitize=thread -o $@ $^ -lpthread
+
+.PHONY: tsan
+tsan: $(TSAN_DIR)/libchaos-preload.so $(TSAN_DIR)/hammer $(O)/tests/hardening/hammer $(O)/chaos-exec
+	$(Q)BUILD=$(O) TSAN_LIB=$(abspath $(TSAN_DIR)/libchaos-preload.so) \
+		TSAN_HAMMER=$(abspath $(TSAN_DIR)/hammer) sh tests/hardening/test_tsan.sh
+
+-include $(shell find $(TSAN_DIR) -name '*.d' 2>/dev/null)
