@@ -395,32 +395,15 @@ static void trim(char *s)
 		s[--n] = '\0';
 }
 
-/* The ids in chaos-ctl's JSON answer, in order: "id" members of objects anywhere, or the items
- * of an array named "ids" / a top-level array of scalars. */
+/* The ids in chaos-ctl's answer to add: {"added": [{"id": N, "rule": "..."}, ...], ...}
+ * (man/chaos-ctl.1). */
 static void collect_ids(const cJSON *j, cJSON *ids)
 {
-	if (cJSON_IsObject(j)) {
-		const cJSON *id = rj_get(j, "id");
-		if (id && (cJSON_IsNumber(id) || cJSON_IsString(id))) {
+	const cJSON *added = rj_get(j, "added");
+	for (const cJSON *a = cJSON_IsArray(added) ? added->child : NULL; a; a = a->next) {
+		const cJSON *id = rj_get(a, "id");
+		if (cJSON_IsNumber(id) || cJSON_IsString(id))
 			cJSON_AddItemToArray(ids, cJSON_Duplicate(id, true));
-			return;
-		}
-		const cJSON *list = rj_get(j, "ids");
-		if (cJSON_IsArray(list)) {
-			for (const cJSON *c = list->child; c; c = c->next)
-				if (cJSON_IsNumber(c) || cJSON_IsString(c))
-					cJSON_AddItemToArray(ids, cJSON_Duplicate(c, true));
-			return;
-		}
-		for (const cJSON *c = j->child; c; c = c->next)
-			collect_ids(c, ids);
-	} else if (cJSON_IsArray(j)) {
-		for (const cJSON *c = j->child; c; c = c->next) {
-			if (cJSON_IsNumber(c) || cJSON_IsString(c))
-				cJSON_AddItemToArray(ids, cJSON_Duplicate(c, true));
-			else
-				collect_ids(c, ids);
-		}
 	}
 }
 
@@ -698,11 +681,16 @@ int run_chaos_start(struct run_state *st, char *err, size_t errlen)
 	envp[m] = NULL;
 	cJSON_Delete(envs);
 
-	const cJSON *cwd = rj_get(svc, "cwd");
-	const cJSON *log = rj_get(svc, "log");
+	/* cwd and log are substituted like the command and env */
+	cJSON *cwd = rj_get(svc, "cwd") ? run_subst(rj_get(svc, "cwd"), st->config, st->secrets)
+					: NULL;
+	cJSON *log = rj_get(svc, "log") ? run_subst(rj_get(svc, "log"), st->config, st->secrets)
+					: NULL;
 	pid_t pid = 0;
 	int rc = spawn_service(exec, argv, envp, cJSON_IsString(cwd) ? cwd->valuestring : NULL,
 			       cJSON_IsString(log) ? log->valuestring : NULL, &pid);
+	cJSON_Delete(cwd);
+	cJSON_Delete(log);
 	for (size_t i = 0; argv[i]; i++)
 		free(argv[i]);
 	free(argv);
