@@ -69,6 +69,33 @@ check "peer sees RST" RST "$(cat "$T/rst.out")"
 got=$("$CHAOS_EXEC" --log "$LOG" -f "$D error=EPIPE on=send" -- "$NETPROBE" dup2 127.0.0.1 "$PORT")
 check "dup2 over a socket" ok "$got"
 
+# AF_UNIX is never touched, even by rules for every host; real errors keep their errno
+cat >"$T/unix.py" <<'PY'
+import errno, os, socket
+a, b = socket.socketpair()
+a.sendall(b"x" * 1000); got = b""
+while len(got) < 1000:
+    got += b.recv(1000)
+out = ["pair " + ("ok" if got == b"x" * 1000 else "DIFFERENT")]
+u = socket.socket(socket.AF_UNIX)
+try:
+    u.connect("/nonexistent/chaos.sock")
+except OSError as e:
+    out.append(errno.errorcode[e.errno])
+try:
+    os.read(12345, 1)
+except OSError as e:
+    out.append(errno.errorcode[e.errno])
+s = socket.socket()
+try:
+    s.connect(("127.0.0.1", 1))  # nothing listens there: the kernel's own refusal
+except OSError as e:
+    out.append(errno.errorcode[e.errno])
+print(" ".join(out))
+PY
+check "unix and real errnos" "pair ok ENOENT EBADF ECONNREFUSED" \
+	"$("$CHAOS_EXEC" --log "$LOG" -f '* reset' -f '127.0.0.2 error=EPIPE on=send' -- python3 "$T/unix.py")"
+
 # UDP: refuse fails the datagrams
 start_server UPORT udp
 got=$("$CHAOS_EXEC" --log "$LOG" -f "udp:127.0.0.1:$UPORT refuse" -- "$NETPROBE" udp 127.0.0.1 "$UPORT")
