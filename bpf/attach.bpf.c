@@ -20,6 +20,7 @@
 #define SOCK_DGRAM 2
 #define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17
+#define SOCK_DGRAM_ 2
 #define SOL_SOCKET 1
 #define SO_MAX_PACING_RATE 47
 #define SOL_TCP 6
@@ -502,7 +503,11 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool v6)
 
 	if (!is_target() || !sa_dest(ctx, v6, &d))
 		return 1;
-	s = sk_get(ctx->sk, true);
+	id = pick(&d, CA_H_CONNECT);
+	/* storage only where something will read it: a connection a rule covers, a datagram
+	 * socket (datagram rules judge each packet), a DNS query; creating it for every connect
+	 * costs more than the rest of the program (make bench) */
+	s = sk_get(ctx->sk, id >= 0 || ctx->type == SOCK_DGRAM_ || (dns_enabled && d.port == 53));
 	if (s) {
 		/* a new connection on this socket: forget what an earlier one had */
 		s->rule = 0;
@@ -514,7 +519,6 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool v6)
 		s->loss_ppm = 0;
 		remember(s, &d, 0);
 	}
-	id = pick(&d, CA_H_CONNECT);
 	if (id < 0) {
 		if (dns_enabled && d.port == 53)
 			steer_dns(ctx, v6, &d);
