@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define RUN_VERSION "0.1.0"
@@ -344,5 +345,37 @@ cJSON *run_chaos_journal(struct run_state *st);
 /* For the summary: faults added and removed, and leftovers. */
 void run_chaos_counts(struct run_state *st, size_t *added, size_t *removed, size_t *left);
 void run_chaos_free(struct run_state *st);
+
+/* The pieces of the extension the sweep (sweep_*.c) shares: a service under chaos-exec, and
+ * chaos-ctl calls. */
+struct run_service {
+	cJSON *command;            /* as started */
+	pid_t exec_pid;            /* chaos-exec, leader of the service's process group; 0: gone */
+	pid_t service_pid;         /* the command chaos-exec runs */
+	struct timespec started, ready, stopped;
+	bool have_ready, have_stopped;
+	char *exit_desc;           /* how it ended: "exit status 3", "killed by SIGKILL" */
+};
+
+/* A sibling program: $CHAOS_CTL / $CHAOS_EXEC, next to /proc/self/exe, then PATH. */
+char *run_sibling(const char *prog);
+/* chaos-ctl PID VERB [--json] ITEMS...: 0, or -1 with the message (its stderr) in err.  With
+ * answer, the parsed JSON answer (json) or NULL. */
+int run_ctl(long pid, const char *verb, char *const *items, size_t n, bool json,
+	    cJSON **answer, char *err, size_t errlen);
+/* Start `chaos-exec [-f RULE]... [EXEC_OPTS]... -- COMMAND` for the service object svc
+ * ({command, env, rules, cwd, log}, already substituted): its own process group, stdin from
+ * /dev/null, SIGTERM when chaos-run dies.  Waits until chaos-exec has forked the command. */
+int run_service_start(struct run_service *s, const cJSON *svc, char *const *exec_opts,
+		      char *err, size_t errlen);
+/* Wait for the ready check ({http: URL} or {process: {path, arguments}}, timeout); at most
+ * max_wait seconds when max_wait >= 0. */
+int run_service_wait_ready(struct run_service *s, const cJSON *ready, unsigned gen,
+			   double max_wait, char *err, size_t errlen);
+/* Has chaos-exec exited (how: "exit status 3 ...")?  Reaps it. */
+bool run_service_exited(struct run_service *s, char *how, size_t len);
+/* SIGTERM to the group, SIGKILL after grace seconds, then SIGKILL to what is left of it. */
+void run_service_stop(struct run_service *s, double grace);
+void run_service_free(struct run_service *s);
 
 #endif

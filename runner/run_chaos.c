@@ -53,13 +53,7 @@ struct fault {
 struct chaos_state {
 	pthread_mutex_t lock;
 	bool used;
-	/* the service */
-	cJSON *command;
-	pid_t exec_pid;    /* chaos-exec, leader of the service's process group */
-	pid_t service_pid; /* the command chaos-exec runs */
-	struct timespec started, ready, stopped;
-	bool have_ready, have_stopped;
-	char *exit_desc;
+	struct run_service svc;
 	/* faults */
 	struct fault *faults;
 	size_t n;
@@ -267,7 +261,7 @@ int run_chaos_validate_provider(const cJSON *exp, const cJSON *prov, const char 
 
 /* A sibling program: $CHAOS_CTL / $CHAOS_EXEC if set (tests, unusual installs), then the
  * directory of /proc/self/exe, then PATH. */
-static char *sibling(const char *prog)
+char *run_sibling(const char *prog)
 {
 	char self[PATH_MAX], cand[PATH_MAX + 64];
 	const char *over = getenv(!strcmp(prog, "chaos-ctl") ? "CHAOS_CTL" : "CHAOS_EXEC");
@@ -431,10 +425,13 @@ static pid_t child_of(pid_t parent)
 	return end != buf && pid > 0 ? (pid_t)pid : 0;
 }
 
-/* Has the service's chaos-exec exited?  Fills how. */
-static bool exec_exited(struct chaos_state *cs, char *how, size_t len)
+bool run_service_exited(struct run_service *cs, char *how, size_t len)
 {
 	int status;
+	if (!cs->exec_pid) {
+		snprintf(how, len, "%s", cs->exit_desc ? cs->exit_desc : "not running");
+		return true;
+	}
 	pid_t r = waitpid(cs->exec_pid, &status, WNOHANG);
 	if (r != cs->exec_pid)
 		return false;
@@ -479,14 +476,15 @@ static bool http_ready(const char *url)
 	return rc == CURLE_OK && status > 0 && status < 500;
 }
 
-static int wait_ready(struct run_state *st, const cJSON *ready, unsigned gen, char *err,
-		      size_t errlen)
+int run_service_wait_ready(struct run_service *cs, const cJSON *ready, unsigned gen,
+			   double max_wait, char *err, size_t errlen)
 {
-	struct chaos_state *cs = st->chaos;
 	const cJSON *t = rj_get(ready, "timeout");
 	double timeout = cJSON_IsNumber(t) ? t->valuedouble : 30;
+	if (max_wait >= 0 && max_wait < timeout)
+		timeout = max_wait;
 	double deadline = run_now() + timeout;
-	const cJSON *http = rj_get(ready, "http");
+	const cJSON *url = rj_get(ready, "http");
 	cJSON *proc = NULL;
 	if (rj_get(ready, "process")) {
 		proc = cJSON_Duplicate(rj_get(ready, "process"), true);
@@ -494,11 +492,10 @@ static int wait_ready(struct run_state *st, const cJSON *ready, unsigned gen, ch
 		if (!rj_get(proc, "timeout"))
 			rj_set(proc, "timeout", cJSON_CreateNumber(timeout));
 	}
-	cJSON *url = http ? run_subst(http, st->config, st->secrets) : NULL;
 	int rc = -1;
 	for (;;) {
 		char how[128];
-		if (exec_exited(cs, how, sizeof(how))) {
+		if (run_service_exited(cs, how, sizeof(how))) {
 			snprintf(err, errlen, "the service exited (%s) before it was ready", how);
 			break;
 		}
@@ -529,8 +526,11 @@ static int wait_ready(struct run_state *st, const cJSON *ready, unsigned gen, ch
 		}
 		run_sleep(100 * 1000000ULL, gen);
 	}
-	cJSON_Delete(url);
 	cJSON_Delete(proc);
+	if (rc == 0) {
+		clock_gettime(CLOCK_REALTIME, &cs->ready);
+		cs->have_ready = true;
+	}
 	return rc;
 }
 
@@ -610,45 +610,48 @@ static int spawn_service(const char *exe, char *const argv[], char *const envp[]
 	return 0;
 }
 
-int run_chaos_start(struct run_state *st, char *err, size_t errlen)
+int run_service_start(struct run_service *cs, const cJSON *svc, char *const *exec_opts,
+		      char *err, size_t errlen)
 {
-	const cJSON *ext = extension(st->exp);
-	const cJSON *svc = rj_get(ext, "service");
-	if (ext)
-		state(st)->used = true;
-	if (!cJSON_IsObject(svc))
-		return 0;
-	struct chaos_state *cs = st->chaos;
-	char *exec = sibling("chaos-exec");
+	char *exec = run_sibling("chaos-exec");
 	if (!exec) {
-		snprintf(err, errlen, "extension 'chaos': chaos-exec not found next to chaos-run "
-				      "or in PATH");
+		snprintf(err, errlen, "chaos-exec not found next to chaos-run or in PATH");
 		return -1;
 	}
-	cJSON *cmd = run_subst(rj_get(svc, "command"), st->config, st->secrets);
-	cJSON *base = rj_get(svc, "rules") ? run_subst(rj_get(svc, "rules"), st->config, st->secrets)
-					   : NULL;
+	const cJSON *cmd = rj_get(svc, "command");
+	const cJSON *base = rj_get(svc, "rules");
+	cJSON_Delete(cs->command);
 	cs->command = cJSON_Duplicate(cmd, true);
-	/* argv: chaos-exec [-f RULE]... -- COMMAND... (a string runs through /bin/sh -c) */
+	free(cs->exit_desc);
+	cs->exit_desc = NULL;
+	cs->have_ready = cs->have_stopped = false;
+	cs->service_pid = 0;
+	/* argv: chaos-exec [-f RULE]... [OPTS]... -- COMMAND... (a string runs through sh -c) */
 	size_t n = cJSON_IsArray(cmd) ? (size_t)cJSON_GetArraySize(cmd) : 3;
-	size_t nb = base ? (size_t)cJSON_GetArraySize(base) : 0;
-	char **argv = calloc(n + 2 * nb + 3, sizeof(*argv));
+	size_t nb = cJSON_IsArray(base) ? (size_t)cJSON_GetArraySize(base) : 0;
+	size_t no = 0;
+	while (exec_opts && exec_opts[no])
+		no++;
+	char **argv = calloc(n + 2 * nb + no + 3, sizeof(*argv));
+	if (!argv)
+		abort();
 	size_t k = 0;
 	argv[k++] = exec;
-	for (const cJSON *r = base ? base->child : NULL; r; r = r->next) {
+	for (const cJSON *r = cJSON_IsArray(base) ? base->child : NULL; r; r = r->next) {
 		/* the service's own rules (local fakes for its dependencies' names, ...): part of
 		 * how it runs, not faults this run puts on and takes off */
 		argv[k++] = strdup("-f");
 		argv[k++] = strdup(cJSON_IsString(r) ? r->valuestring : "");
 	}
-	cJSON_Delete(base);
+	for (size_t i = 0; i < no; i++)
+		argv[k++] = strdup(exec_opts[i]);
 	argv[k++] = strdup("--");
 	if (cJSON_IsString(cmd)) {
 		argv[k++] = strdup("/bin/sh");
 		argv[k++] = strdup("-c");
 		argv[k++] = strdup(cmd->valuestring);
 	} else {
-		for (const cJSON *c = cmd->child; c; c = c->next)
+		for (const cJSON *c = cJSON_IsArray(cmd) ? cmd->child : NULL; c; c = c->next)
 			argv[k++] = rj_pystr(c);
 	}
 	argv[k] = NULL;
@@ -659,6 +662,8 @@ int run_chaos_start(struct run_state *st, char *err, size_t errlen)
 	while (environ[ne])
 		ne++;
 	char **envp = calloc(ne + (size_t)cJSON_GetArraySize(env) + 1, sizeof(*envp));
+	if (!envp)
+		abort();
 	size_t m = 0;
 	for (size_t i = 0; i < ne; i++) {
 		bool overridden = false;
@@ -670,37 +675,30 @@ int run_chaos_start(struct run_state *st, char *err, size_t errlen)
 		if (!overridden)
 			envp[m++] = strdup(environ[i]);
 	}
-	cJSON *envs = env ? run_subst(env, st->config, st->secrets) : NULL;
-	for (const cJSON *e = envs ? envs->child : NULL; e; e = e->next) {
+	for (const cJSON *e = cJSON_IsObject(env) ? env->child : NULL; e; e = e->next) {
 		char *v = rj_pystr(e);
 		size_t l = strlen(e->string) + strlen(v ? v : "") + 2;
 		envp[m] = malloc(l);
+		if (!envp[m])
+			abort();
 		snprintf(envp[m++], l, "%s=%s", e->string, v ? v : "");
 		free(v);
 	}
 	envp[m] = NULL;
-	cJSON_Delete(envs);
 
-	/* cwd and log are substituted like the command and env */
-	cJSON *cwd = rj_get(svc, "cwd") ? run_subst(rj_get(svc, "cwd"), st->config, st->secrets)
-					: NULL;
-	cJSON *log = rj_get(svc, "log") ? run_subst(rj_get(svc, "log"), st->config, st->secrets)
-					: NULL;
+	const cJSON *cwd = rj_get(svc, "cwd");
+	const cJSON *log = rj_get(svc, "log");
 	pid_t pid = 0;
 	int rc = spawn_service(exec, argv, envp, cJSON_IsString(cwd) ? cwd->valuestring : NULL,
 			       cJSON_IsString(log) ? log->valuestring : NULL, &pid);
-	cJSON_Delete(cwd);
-	cJSON_Delete(log);
 	for (size_t i = 0; argv[i]; i++)
 		free(argv[i]);
 	free(argv);
 	for (size_t i = 0; envp[i]; i++)
 		free(envp[i]);
 	free(envp);
-	cJSON_Delete(cmd);
 	if (rc != 0) {
-		snprintf(err, errlen, "extension 'chaos': cannot start chaos-exec: %s",
-			 strerror(rc));
+		snprintf(err, errlen, "cannot start chaos-exec: %s", strerror(rc));
 		return -1;
 	}
 	cs->exec_pid = pid;
@@ -710,31 +708,66 @@ int run_chaos_start(struct run_state *st, char *err, size_t errlen)
 	double deadline = run_now() + 5;
 	char how[128];
 	while (!(cs->service_pid = child_of(pid))) {
-		if (exec_exited(cs, how, sizeof(how))) {
-			snprintf(err, errlen, "extension 'chaos': the service exited at once (%s)",
-				 how);
+		if (run_service_exited(cs, how, sizeof(how))) {
+			snprintf(err, errlen, "the service exited at once (%s)", how);
 			return -1;
 		}
 		if (run_now() > deadline || run_signal_count() != gen) {
-			snprintf(err, errlen, "extension 'chaos': chaos-exec started no service");
+			snprintf(err, errlen, "chaos-exec started no service");
 			return -1;
 		}
 		run_sleep(5 * 1000000ULL, gen);
 	}
-	out_line("service started under chaos-exec: pid %d", (int)cs->service_pid);
+	return 0;
+}
+
+/* The service object with ${} substituted where the extension substitutes: command, env,
+ * rules, cwd, log and ready.http. */
+static cJSON *subst_service(const cJSON *svc, const cJSON *config, const cJSON *secrets)
+{
+	cJSON *s = cJSON_Duplicate(svc, true);
+	static const char *const keys[] = {"command", "env", "rules", "cwd", "log", NULL};
+	for (int i = 0; keys[i]; i++)
+		if (rj_get(s, keys[i]))
+			rj_set(s, keys[i], run_subst(rj_get(s, keys[i]), config, secrets));
+	cJSON *ready = rj_get(s, "ready");
+	if (cJSON_IsObject(ready) && rj_get(ready, "http"))
+		rj_set(ready, "http", run_subst(rj_get(ready, "http"), config, secrets));
+	return s;
+}
+
+int run_chaos_start(struct run_state *st, char *err, size_t errlen)
+{
+	const cJSON *ext = extension(st->exp);
+	const cJSON *svc0 = rj_get(ext, "service");
+	if (ext)
+		state(st)->used = true;
+	if (!cJSON_IsObject(svc0))
+		return 0;
+	struct chaos_state *cs = st->chaos;
+	cJSON *svc = subst_service(svc0, st->config, st->secrets);
+	char msg[RUN_ERR_MAX / 2];
+	if (run_service_start(&cs->svc, svc, NULL, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "extension 'chaos': %s", msg);
+		cJSON_Delete(svc);
+		return -1;
+	}
+	unsigned gen = run_signal_count();
+	out_line("service started under chaos-exec: pid %d", (int)cs->svc.service_pid);
 	if (!rj_get(st->config, "chaos_service_pid"))
-		cJSON_AddNumberToObject(st->config, "chaos_service_pid", cs->service_pid);
+		cJSON_AddNumberToObject(st->config, "chaos_service_pid", cs->svc.service_pid);
 	const cJSON *ready = rj_get(svc, "ready");
 	if (ready) {
-		char msg[RUN_ERR_MAX / 2];
-		if (wait_ready(st, ready, gen, msg, sizeof(msg)) < 0) {
+		if (run_service_wait_ready(&cs->svc, ready, gen, -1, msg, sizeof(msg)) < 0) {
 			snprintf(err, errlen, "extension 'chaos': %s", msg);
+			cJSON_Delete(svc);
 			return -1;
 		}
 		out_line("service ready");
 	}
-	clock_gettime(CLOCK_REALTIME, &cs->ready);
-	cs->have_ready = true;
+	cJSON_Delete(svc);
+	clock_gettime(CLOCK_REALTIME, &cs->svc.ready);
+	cs->svc.have_ready = true;
 	return 0;
 }
 
@@ -755,16 +788,16 @@ static long target_of(struct run_state *st, const cJSON *prov, char *err, size_t
 		free(s);
 		return -1;
 	}
-	if (st->chaos && st->chaos->service_pid)
-		return st->chaos->service_pid;
+	if (st->chaos && st->chaos->svc.service_pid)
+		return st->chaos->svc.service_pid;
 	snprintf(err, errlen, "no target: the service is not running");
 	return -1;
 }
 
-static int ctl(long pid, const char *verb, char **items, size_t n, bool json, cJSON **answer,
-	       char *err, size_t errlen)
+int run_ctl(long pid, const char *verb, char *const *items, size_t n, bool json,
+	    cJSON **answer, char *err, size_t errlen)
 {
-	char *exe = sibling("chaos-ctl");
+	char *exe = run_sibling("chaos-ctl");
 	if (!exe) {
 		snprintf(err, errlen, "chaos-ctl not found next to chaos-run or in PATH");
 		return -1;
@@ -828,7 +861,7 @@ static void add_faults(struct run_state *st, const char *name, long pid, const c
 	cJSON *answer = NULL;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (ctl(pid, "add", rules, k, true, &answer, res->msg, sizeof(res->msg)) < 0) {
+	if (run_ctl(pid, "add", rules, k, true, &answer, res->msg, sizeof(res->msg)) < 0) {
 		res->fail = RUN_FAILED;
 		/* chaos-ctl may have added some before failing: cleanup removes them all */
 		pthread_mutex_lock(&cs->lock);
@@ -911,9 +944,9 @@ static int remove_faults(struct run_state *st, size_t *idx, size_t n, const char
 			snprintf(msg, sizeof(msg), "process %ld is gone", f->target);
 		} else if (without_id) {
 			char *all[] = {"all"};
-			r = ctl(f->target, "remove", all, 1, false, NULL, msg, sizeof(msg));
+			r = run_ctl(f->target, "remove", all, 1, false, NULL, msg, sizeof(msg));
 		} else {
-			r = ctl(f->target, "remove", ids, k, false, NULL, msg, sizeof(msg));
+			r = run_ctl(f->target, "remove", ids, k, false, NULL, msg, sizeof(msg));
 		}
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
@@ -1027,16 +1060,15 @@ void run_chaos_provider(struct run_state *st, const cJSON *activity, const cJSON
 
 /* ---- the end ------------------------------------------------------------------------------- */
 
-static void stop_service(struct chaos_state *cs, const cJSON *svc)
+void run_service_stop(struct run_service *cs, double grace)
 {
 	if (!cs->exec_pid)
 		return;
-	const cJSON *t = rj_get(svc, "stop_timeout");
-	double grace = cJSON_IsNumber(t) ? t->valuedouble : 5;
-	kill(-cs->exec_pid, SIGTERM);
+	pid_t group = cs->exec_pid;
+	kill(-group, SIGTERM);
 	double deadline = run_now() + grace;
 	char how[128];
-	while (!exec_exited(cs, how, sizeof(how))) {
+	while (!run_service_exited(cs, how, sizeof(how))) {
 		if (run_now() >= deadline) {
 			out_warn("the service did not stop within %gs of SIGTERM: SIGKILL", grace);
 			kill(-cs->exec_pid, SIGKILL);
@@ -1053,6 +1085,15 @@ static void stop_service(struct chaos_state *cs, const cJSON *svc)
 		struct timespec ts = {0, 10 * 1000000L};
 		nanosleep(&ts, NULL);
 	}
+	/* anything left in the service's process group */
+	kill(-group, SIGKILL);
+}
+
+void run_service_free(struct run_service *cs)
+{
+	cJSON_Delete(cs->command);
+	free(cs->exit_desc);
+	memset(cs, 0, sizeof(*cs));
 }
 
 void run_chaos_cleanup(struct run_state *st)
@@ -1060,7 +1101,7 @@ void run_chaos_cleanup(struct run_state *st)
 	struct chaos_state *cs = st->chaos;
 	if (!cs)
 		return;
-	pid_t group = cs->exec_pid;
+	pid_t group = cs->svc.exec_pid;
 	size_t *idx = calloc(cs->n + 1, sizeof(*idx));
 	size_t k = 0;
 	for (size_t i = 0; i < cs->n; i++)
@@ -1078,10 +1119,9 @@ void run_chaos_cleanup(struct run_state *st)
 	free(idx);
 	const cJSON *svc = rj_get(extension(st->exp), "service");
 	if (group) {
-		out_phase("cleanup: stopping the service (pid %d)", (int)cs->service_pid);
-		stop_service(cs, svc);
-		/* anything left in the service's process group */
-		kill(-group, SIGKILL);
+		const cJSON *t = rj_get(svc, "stop_timeout");
+		out_phase("cleanup: stopping the service (pid %d)", (int)cs->svc.service_pid);
+		run_service_stop(&cs->svc, cJSON_IsNumber(t) ? t->valuedouble : 5);
 	}
 }
 
@@ -1103,15 +1143,16 @@ cJSON *run_chaos_journal(struct run_state *st)
 		return NULL;
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddStringToObject(j, "runner", "chaos-run " RUN_VERSION);
-	if (cs->command) {
+	if (cs->svc.command) {
+		const struct run_service *v = &cs->svc;
 		cJSON *s = cJSON_AddObjectToObject(j, "service");
-		cJSON_AddItemToObject(s, "command", cJSON_Duplicate(cs->command, true));
-		cJSON_AddNumberToObject(s, "pid", cs->service_pid);
-		add_ts(s, "started", &cs->started, cs->started.tv_sec != 0);
-		add_ts(s, "ready", &cs->ready, cs->have_ready);
-		add_ts(s, "stopped", &cs->stopped, cs->have_stopped);
-		if (cs->exit_desc)
-			cJSON_AddStringToObject(s, "exit", cs->exit_desc);
+		cJSON_AddItemToObject(s, "command", cJSON_Duplicate(v->command, true));
+		cJSON_AddNumberToObject(s, "pid", v->service_pid);
+		add_ts(s, "started", &v->started, v->started.tv_sec != 0);
+		add_ts(s, "ready", &v->ready, v->have_ready);
+		add_ts(s, "stopped", &v->stopped, v->have_stopped);
+		if (v->exit_desc)
+			cJSON_AddStringToObject(s, "exit", v->exit_desc);
 		else
 			cJSON_AddNullToObject(s, "exit");
 	}
@@ -1167,8 +1208,7 @@ void run_chaos_free(struct run_state *st)
 		free(cs->faults[i].error);
 	}
 	free(cs->faults);
-	free(cs->exit_desc);
-	cJSON_Delete(cs->command);
+	run_service_free(&cs->svc);
 	pthread_mutex_destroy(&cs->lock);
 	free(cs);
 	st->chaos = NULL;
