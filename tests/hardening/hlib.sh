@@ -33,7 +33,8 @@ elapsed_ms() {
 # Known bugs: tests/hardening/known-bugs lists, one per line, "ID description" of bugs found
 # here in code this suite does not own (they are reported to its owner).  A check of a known bug
 # reports XFAIL and goes on; HARDENING_STRICT=1 makes it fail as any other.  Once the bug is
-# fixed the check passes and says so (XPASS fails): remove its line from known-bugs.
+# fixed the check passes and says so (XPASS fails): remove its line from known-bugs.  A bug
+# whose line says "(intermittent)" may not show in every run: its XPASS is only reported.
 KNOWN_BUGS="$HARD/known-bugs"
 is_known() {
 	[ "${HARDENING_STRICT:-0}" != 1 ] && grep -q "^$1 " "$KNOWN_BUGS" 2>/dev/null
@@ -42,7 +43,9 @@ is_known() {
 # xcheck ID NAME EXPECTED ACTUAL: check, for a known bug
 xcheck() {
 	if [ "$3" = "$4" ]; then
-		if grep -q "^$1 " "$KNOWN_BUGS" 2>/dev/null; then
+		if grep -q "^$1 .*(intermittent)" "$KNOWN_BUGS" 2>/dev/null; then
+			echo "  XPASS   [$TEST_NAME] known intermittent bug $1 did not show this time: $2"
+		elif grep -q "^$1 " "$KNOWN_BUGS" 2>/dev/null; then
 			fail "$2: passes now: known bug $1 is fixed, remove its line from tests/hardening/known-bugs"
 		fi
 		PASSED=$((PASSED + 1))
