@@ -7,6 +7,23 @@ HARD="$ROOT/tests/hardening"
 HBIN="$BUILD/tests/hardening"
 HAMMER=${HAMMER:-$HBIN/hammer}
 
+# start_server VAR KIND [ARGS]: lib.sh's, with the integration suite's servers.py
+start_server() {
+	var=$1
+	kind=$2
+	shift 2
+	pf="$T/port.$kind.$$.$(date +%s%N)"
+	python3 "$ROOT/tests/integration/servers.py" "$kind" "$pf" "$@" >"$T/server.$kind.log" 2>&1 &
+	PIDS="$PIDS $!"
+	i=0
+	while [ ! -s "$pf" ]; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || fail "server $kind did not start: $(cat "$T/server.$kind.log")"
+		sleep 0.02
+	done
+	eval "$var=\$(cat \"\$pf\")"
+}
+
 # start_hammer VAR: the echo servers on 127.0.0.1-5 (no library), VAR = their ports "p1,...,p5"
 start_hammer() {
 	"$HBIN/hammer" serve >"$T/hammer.ports" 2>"$T/hammer.err" &
