@@ -81,6 +81,29 @@ static void restore_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+/* A sanitizer build (make SAN=1): the library is instrumented too, and the ASan runtime must
+ * come first in the child's LD_PRELOAD.  Use the one we run with. */
+static const char *asan_runtime(void)
+{
+	static char path[PATH_MAX];
+	char line[PATH_MAX + 128];
+	FILE *f = fopen("/proc/self/maps", "re");
+	path[0] = '\0';
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, '/');
+		if (p && strstr(p, "/libasan.so")) {
+			p[strcspn(p, "\n")] = '\0';
+			snprintf(path, sizeof(path), "%s", p);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return path[0] ? path : NULL;
+}
+#endif
+
 /* Where is libchaos-preload.so?  $CHAOS_PRELOAD, next to us (build tree), ../lib/chaos from us
  * (installed), then the directory it was installed to. */
 static int find_library(char *out, size_t len)
@@ -373,8 +396,14 @@ int main(int argc, char **argv)
 	char *joined = chaos_rule_list_join(&rules);
 	const char *old = getenv("LD_PRELOAD");
 	char *preload = NULL;
-	if (!joined || asprintf(&preload, "%s%s%s", old && *old ? old : "", old && *old ? ":" : "",
-				lib) < 0) {
+	const char *first = "";
+#if defined(__SANITIZE_ADDRESS__)
+	first = asan_runtime();
+	if (!first)
+		first = "";
+#endif
+	if (!joined || asprintf(&preload, "%s%s%s%s%s", first, *first ? ":" : "",
+				old && *old ? old : "", old && *old ? ":" : "", lib) < 0) {
 		tool_error("out of memory");
 		free(joined);
 		goto out;
