@@ -124,6 +124,174 @@ static int dedupe_keys(cJSON *item)
 	return 0;
 }
 
+/* ---- where a JSON text goes wrong --------------------------------------------------------
+ * cJSON says that a text is not JSON but not always where (a ',' before '}' reads as the end of
+ * the file): when it refuses a text, this strict reader (RFC 8259) finds the first place that is
+ * wrong and says what is wrong there. */
+
+struct jloc {
+	const char *s, *p;
+	const char *what; /* NULL while the text is fine */
+	int depth;
+};
+
+static bool jfail(struct jloc *j, const char *at, const char *what)
+{
+	if (!j->what) {
+		j->p = at;
+		j->what = what;
+	}
+	return false;
+}
+
+static void jws(struct jloc *j)
+{
+	while (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')
+		j->p++;
+}
+
+static bool jdigits(struct jloc *j)
+{
+	if (*j->p < '0' || *j->p > '9')
+		return false;
+	while (*j->p >= '0' && *j->p <= '9')
+		j->p++;
+	return true;
+}
+
+static bool jstring(struct jloc *j)
+{
+	const char *start = j->p++;
+	for (;;) {
+		unsigned char c = (unsigned char)*j->p;
+		if (!c)
+			return jfail(j, start, "this string is not closed");
+		if (c == '"') {
+			j->p++;
+			return true;
+		}
+		if (c < 0x20)
+			return jfail(j, j->p, "a control character in a string (write \\n, \\t, ...)");
+		if (c == '\\') {
+			char e = j->p[1];
+			if (e == 'u') {
+				for (int i = 2; i < 6; i++)
+					if (!strchr("0123456789abcdefABCDEF", j->p[i]) || !j->p[i])
+						return jfail(j, j->p, "\\u without 4 hex digits");
+				j->p += 6;
+				continue;
+			}
+			if (!e || !strchr("\"\\/bfnrt", e))
+				return jfail(j, j->p, "an escape JSON does not have");
+			j->p += 2;
+			continue;
+		}
+		j->p++;
+	}
+}
+
+static bool jvalue(struct jloc *j);
+
+static bool jcontainer(struct jloc *j, char close)
+{
+	bool obj = close == '}';
+	if (++j->depth > 1000)
+		return jfail(j, j->p, "nested deeper than 1000 levels");
+	j->p++;
+	jws(j);
+	if (*j->p == close) {
+		j->p++;
+		j->depth--;
+		return true;
+	}
+	for (;;) {
+		jws(j);
+		if (obj) {
+			if (*j->p != '"')
+				return jfail(j, j->p, *j->p == '}' ? "a ',' before '}' (JSON allows none after "
+								     "the last member)"
+							  : "a name in double quotes expected");
+			if (!jstring(j))
+				return false;
+			jws(j);
+			if (*j->p != ':')
+				return jfail(j, j->p, "':' expected after the name");
+			j->p++;
+			jws(j);
+		}
+		if (!obj && *j->p == ']')
+			return jfail(j, j->p, "a ',' before ']' (JSON allows none after the last item)");
+		if (!jvalue(j))
+			return false;
+		jws(j);
+		if (*j->p == ',') {
+			j->p++;
+			continue;
+		}
+		if (*j->p == close) {
+			j->p++;
+			j->depth--;
+			return true;
+		}
+		return jfail(j, j->p, obj ? "',' or '}' expected" : "',' or ']' expected");
+	}
+}
+
+static bool jvalue(struct jloc *j)
+{
+	static const char *const words[] = { "true", "false", "null" };
+	char c = *j->p;
+	if (c == '{' || c == '[')
+		return jcontainer(j, c == '{' ? '}' : ']');
+	if (c == '"')
+		return jstring(j);
+	for (int i = 0; i < 3; i++)
+		if (!strncmp(j->p, words[i], strlen(words[i]))) {
+			j->p += strlen(words[i]);
+			return true;
+		}
+	if (c == '-' || (c >= '0' && c <= '9')) {
+		const char *start = j->p;
+		if (*j->p == '-')
+			j->p++;
+		if (*j->p == '0')
+			j->p++;
+		else if (!jdigits(j))
+			return jfail(j, start, "a number expected");
+		if (*j->p == '.') {
+			j->p++;
+			if (!jdigits(j))
+				return jfail(j, j->p, "digits expected after the '.' of a number");
+		}
+		if (*j->p == 'e' || *j->p == 'E') {
+			j->p++;
+			if (*j->p == '+' || *j->p == '-')
+				j->p++;
+			if (!jdigits(j))
+				return jfail(j, j->p, "digits expected in the exponent of a number");
+		}
+		return true;
+	}
+	return jfail(j, j->p, "a value expected (an object, a list, a string, a number, true, false or null)");
+}
+
+/* The first error of text: its offset and what was expected there; false if none is found. */
+static bool json_locate(const char *text, size_t *off, const char **what)
+{
+	struct jloc j = { .s = text, .p = text };
+	jws(&j);
+	if (jvalue(&j)) {
+		jws(&j);
+		if (*j.p)
+			jfail(&j, j.p, "more text after the value");
+	}
+	if (!j.what)
+		return false;
+	*off = (size_t)(j.p - text);
+	*what = j.what;
+	return true;
+}
+
 cJSON *run_parse_json(const char *text, char *err, size_t errlen)
 {
 	const char *end = NULL;
@@ -135,6 +303,10 @@ cJSON *run_parse_json(const char *text, char *err, size_t errlen)
 	}
 	if (root)
 		return root;
+	size_t off;
+	const char *what = NULL;
+	if (json_locate(text, &off, &what))
+		end = text + off;
 	if (!end)
 		end = text;
 	int line = 1, col = 1;
@@ -147,6 +319,8 @@ cJSON *run_parse_json(const char *text, char *err, size_t errlen)
 	}
 	if (!*end)
 		snprintf(err, errlen, "invalid JSON: unexpected end of file at line %d", line);
+	else if (what)
+		snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", line, col, what);
 	else
 		snprintf(err, errlen, "invalid JSON at line %d, column %d", line, col);
 	return NULL;

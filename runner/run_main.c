@@ -11,11 +11,14 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -139,6 +142,33 @@ static cJSON *load(const char *src, bool verify, char *err, size_t errlen)
 	if (!strncasecmp(src, "http://", 7) || !strncasecmp(src, "https://", 8))
 		return load_url(src, verify, err, errlen);
 	return run_load_file(src, err, errlen);
+}
+
+/* A journal that cannot be written is refused before the experiment runs (and puts faults on),
+ * not found out at the end: its directory must exist and be writable, and it must not be a
+ * directory itself. */
+static bool journal_unwritable(const char *path, char *err, size_t errlen)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	if (!*path) {
+		snprintf(err, errlen, "an empty path");
+		return true;
+	}
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "'%s' is a directory", path);
+		return true;
+	}
+	snprintf(buf, sizeof(buf), "%s", path);
+	const char *dir = dirname(buf);
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) < 0) {
+		int e = errno;
+		if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+			e = ENOTDIR;
+		snprintf(err, errlen, "cannot write in '%s': %s", dir, strerror(e));
+		return true;
+	}
+	return false;
 }
 
 struct warn_ctx {
@@ -337,6 +367,8 @@ int main(int argc, char **argv)
 	o.path = source;
 	if (validate_only && (o.rollback_set || o.hypo_set || o.dry || nvars || nvar_files))
 		return usage_error("validate takes only --no-verify-tls and EXPERIMENT");
+	if (!validate_only && journal_unwritable(o.journal_path, err, sizeof(err)))
+		return usage_error("invalid value for '--journal-path': %s", err);
 
 	out_init(o.quiet, NULL, 0);
 	int rc = EXIT_OK;

@@ -384,9 +384,11 @@ def command_line():
         assert r.journal["experiment"]["dry"] == "probes", r.journal["experiment"]
         r = run(["--change-dir", w.path, "run", "e.json"], journal=w.path + "/j2.json")
         assert r.code == 0, r
-        # a journal that cannot be written: exit 1, the reason said
+        # a journal that cannot be written: refused before anything runs (exit 2)
         r = run(["--journal-path", "/nonexistent-dir/j.json", j])
-        assert r.code == 1 and "cannot write the journal" in r.err, r
+        assert r.code == 2 and "invalid value for '--journal-path': cannot write in " \
+            "'/nonexistent-dir': No such file or directory" in r.err, r
+        assert "== experiment" not in r.err, r
     finally:
         w.cleanup()
 
