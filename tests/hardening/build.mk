@@ -98,7 +98,7 @@ tsan: $(TSAN_DIR)/libchaos-preload.so $(TSAN_DIR)/hammer $(O)/tests/hardening/ha
 # ---- the suites ---------------------------------------------------------------------------------
 
 # Fast versions in make check; HARDENING_STRICT=1 makes the known bugs (known-bugs) fail.
-HARD_TESTS := threads forks fdreuse privileged
+HARD_TESTS := threads forks fdreuse privileged bad_input
 .PHONY: check-hardening stress
 check-hardening: $(HARD_DEPS)
 	$(Q)for t in $(HARD_TESTS); do BUILD=$(O) sh tests/hardening/test_$$t.sh || exit 1; done
