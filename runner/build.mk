@@ -2,7 +2,8 @@
 # cmocka unit tests (tests/runner/test_*.c, also under SAN=1), integration and conformance
 # scripts (tests/runner/*.sh, *.py).
 
-RUNNER_SRCS := $(filter-out runner/run_main.c,$(wildcard runner/run_*.c))
+RUNNER_SRCS := $(filter-out runner/run_main.c,$(wildcard runner/run_*.c)) \
+	$(wildcard runner/sweep_*.c) runner/report_html.c
 RUNNER_OBJS := $(RUNNER_SRCS:%.c=$(O)/%.o)
 RUNNER_LIB := $(O)/runner/librunner.a
 RUNNER_LDLIBS := -lcurl -lyaml -lpcre2-8 -lpthread -lm

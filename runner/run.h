@@ -161,6 +161,8 @@ struct run_result {
 	enum run_fail fail;
 	cJSON *output; /* provider output, NULL when failed */
 	char msg[RUN_ERR_MAX];
+	bool timed_out; /* failed because its time-out ran out */
+	int curl;       /* http: the CURLcode of a failed transfer (0 otherwise) */
 };
 
 /* Run a process provider (already substituted).  gen: the signal count it started with. */
@@ -377,5 +379,8 @@ bool run_service_exited(struct run_service *s, char *how, size_t len);
 /* SIGTERM to the group, SIGKILL after grace seconds, then SIGKILL to what is left of it. */
 void run_service_stop(struct run_service *s, double grace);
 void run_service_free(struct run_service *s);
+
+/* ---- sweep_main.c: `chaos-run sweep ...` (argv[0] is "sweep") ----------------------------- */
+int sweep_main(int argc, char **argv);
 
 #endif

@@ -401,16 +401,21 @@ void run_http(const cJSON *prov, unsigned gen, struct run_result *res)
 	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
 		/* requests: ConnectTimeout is a ConnectionError first */
 		res->fail = RUN_FAILED;
+		res->timed_out = true;
+		res->curl = rc;
 		snprintf(res->msg, sizeof(res->msg), "failed to connect to %s: connection timed out",
 			 url);
 	} else if (timed_out) {
 		res->fail = RUN_FAILED;
+		res->timed_out = true;
+		res->curl = CURLE_OPERATION_TIMEDOUT;
 		snprintf(res->msg, sizeof(res->msg), "activity took too long to complete");
 	} else if (rc == CURLE_WRITE_ERROR && x.body.oom) {
 		res->fail = RUN_ERROR;
 		snprintf(res->msg, sizeof(res->msg), "out of memory reading the response");
 	} else if (rc != CURLE_OK) {
 		res->fail = RUN_FAILED;
+		res->curl = rc;
 		snprintf(res->msg, sizeof(res->msg), "failed to connect to %s: %s", url,
 			 curl_easy_strerror(rc));
 	} else {

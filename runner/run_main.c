@@ -26,6 +26,7 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 static const char usage_text[] =
 	"usage: chaos-run [GLOBAL OPTIONS] [run] [OPTIONS] EXPERIMENT\n"
 	"       chaos-run [GLOBAL OPTIONS] validate [--no-verify-tls] EXPERIMENT\n"
+	"       chaos-run sweep [OPTIONS] [SWEEP]   (see chaos-run sweep --help)\n"
 	"\n"
 	"Run a Chaos Toolkit experiment (JSON or YAML, a file or an http(s) URL).\n"
 	"\n"
@@ -260,6 +261,8 @@ int main(int argc, char **argv)
 					i++;
 			continue;
 		}
+		if (!strcmp(a, "sweep"))
+			return sweep_main(argc - i, argv + i);
 		if (!strcmp(a, "run") || !strcmp(a, "validate")) {
 			validate_only = !strcmp(a, "validate");
 			memmove(argv + i, argv + i + 1, (size_t)(argc - i) * sizeof(*argv));

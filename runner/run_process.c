@@ -290,6 +290,7 @@ spawn_failed:
 
 	if (killed) {
 		res->fail = RUN_FAILED;
+		res->timed_out = true;
 		snprintf(res->msg, sizeof(res->msg), "process activity took too long to complete");
 	} else if (interrupted) {
 		res->fail = RUN_INTERRUPTED;
