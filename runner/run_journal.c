@@ -257,6 +257,47 @@ static void mask_secret_values(cJSON *v)
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
+static int write_all_fd(int fd, const char *text, size_t len)
+{
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+/* Write, sync and name an unnamed file (O_TMPFILE): killed before this ends, chaos-run leaves no
+ * file at all.  The name is a temporary one for the rename that follows: linkat cannot replace
+ * an existing journal.  Returns 0, -1 with errno, or 1 if unnamed files are not available
+ * here. */
+static int write_unnamed(const char *dir, const char *text, size_t len, const char *tmp)
+{
+	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL ? 1 : -1;
+	int rc = write_all_fd(fd, text, len);
+	if (rc == 0 && fchmod(fd, 0644) < 0)
+		rc = -1;
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -1;
+	if (rc == 0 && linkat(fd, "", AT_FDCWD, tmp, AT_EMPTY_PATH) < 0) {
+		/* without CAP_DAC_READ_SEARCH: through /proc */
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0)
+			rc = errno == ENOENT ? 1 : -1; /* no /proc: the named way */
+	}
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
 int run_journal_write(const char *path, const cJSON *journal, char *err, size_t errlen)
 {
 	char *text = rj_print(journal, 2);
@@ -268,32 +309,36 @@ int run_journal_write(const char *path, const cJSON *journal, char *err, size_t 
 	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
 	char *dir = dirname(dirbuf);
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base);
-	int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot create a temporary file in %s: %s", dir,
-			 strerror(errno));
+	size_t len = strlen(text);
+	int rc;
+
+	/* an unnamed file first: a name appears only once the journal is whole and synced, for
+	 * the instant before the rename */
+	snprintf(tmp, sizeof(tmp), "%s/.%s.%d", dir, base, (int)getpid());
+	unlink(tmp);
+	rc = write_unnamed(dir, text, len, tmp);
+	if (rc == 1) {
+		snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base);
+		int fd = mkostemp(tmp, O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(err, errlen, "cannot create a temporary file in %s: %s", dir,
+				 strerror(errno));
+			free(text);
+			return -1;
+		}
+		rc = write_all_fd(fd, text, len);
+		if (rc == 0 && fchmod(fd, 0644) < 0)
+			rc = -1;
+		if (rc == 0 && fsync(fd) < 0)
+			rc = -1;
+		if (close(fd) < 0)
+			rc = -1;
+	} else if (rc < 0) {
+		snprintf(err, errlen, "cannot write in %s: %s", dir, strerror(errno));
+		unlink(tmp);
 		free(text);
 		return -1;
 	}
-	size_t len = strlen(text), off = 0;
-	int rc = 0;
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			rc = -1;
-			break;
-		}
-		off += (size_t)w;
-	}
-	if (rc == 0 && fchmod(fd, 0644) < 0)
-		rc = -1;
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -1;
-	if (close(fd) < 0)
-		rc = -1;
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = -1;
 	if (rc < 0) {

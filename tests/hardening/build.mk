@@ -98,14 +98,15 @@ tsan: $(TSAN_DIR)/libchaos-preload.so $(TSAN_DIR)/hammer $(O)/tests/hardening/ha
 # ---- the suites ---------------------------------------------------------------------------------
 
 # Fast versions in make check; HARDENING_STRICT=1 makes the known bugs (known-bugs) fail.
-HARD_TESTS := threads forks fdreuse privileged bad_input
+HARD_TESTS := threads forks fdreuse privileged bad_input kill9
 .PHONY: check-hardening stress
 check-hardening: $(HARD_DEPS)
 	$(Q)for t in $(HARD_TESTS); do BUILD=$(O) sh tests/hardening/test_$$t.sh || exit 1; done
 
 CHECKS += check-hardening tsan
 
-# make stress: 64 threads x 100,000 calls, 2000 forks under busy threads
+# make stress: 64 threads x 100,000 calls, 2000 forks under busy threads, 100 kill -9 each
 stress: $(HARD_DEPS)
 	$(Q)BUILD=$(O) HAMMER_CALLS=100000 sh tests/hardening/test_threads.sh
 	$(Q)BUILD=$(O) ATFORKS=2000 sh tests/hardening/test_forks.sh
+	$(Q)BUILD=$(O) KILL9_ROUNDS=100 sh tests/hardening/test_kill9.sh

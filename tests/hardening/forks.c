@@ -17,6 +17,8 @@
  *   forks vfork-dup2 PORTS         a vfork child dup2s a faulted socket over the number of a
  *                                  clean one, then exits: the parent's clean socket must stay
  *                                  clean (the library's tables are in the memory vfork shares)
+ *   forks idle MARKER SECONDS      a service: a refused connect to 127.0.0.2:9 every 10 ms, for
+ *                                  SECONDS (0: until killed); MARKER names it in ps
  *   forks vfork-close-range PORTS N
  *                                  N vfork children close_range(3, ~0) and exit (as Python's
  *                                  subprocess does) while the parent injects faults: the
@@ -371,14 +373,26 @@ int main(int argc, char **argv)
 	char *end;
 	long n = 0;
 	self = argv[0];
-	if (argc >= 3)
+	if (argc >= 3 && strcmp(argv[1], "idle"))
 		parse_ports(argv[2]);
-	if (argc >= 4) {
+	if (argc >= 4 && strcmp(argv[1], "idle")) {
 		n = strtol(argv[3], &end, 10);
 		if (*end || n <= 0)
 			die("bad N '%s'", argv[3]);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (argc == 4 && !strcmp(argv[1], "idle")) {
+		double secs = strtod(argv[3], &end);
+		uint64_t until = now_ms() + (uint64_t)(secs * 1000);
+		ports[1] = 9;
+		while (secs <= 0 || now_ms() < until) {
+			int fd = connect_to(1);
+			if (fd >= 0)
+				close(fd);
+			poll(NULL, 0, 10);
+		}
+		return 0;
+	}
 	if (argc == 3 && !strcmp(argv[1], "probe")) {
 		const char *why = probe();
 		if (why)
