@@ -60,7 +60,7 @@ for d in $(delays 30); do
 	"$CHAOS_EXEC" --log "$T/exec.log" -f '127.0.0.2 refuse' -- "$FORKS" idle "$m" 0 &
 	ep=$!
 	ms_sleep "$d"
-	kill -9 "$ep"
+	kill -9 "$ep" 2>/dev/null || true
 	wait "$ep" 2>/dev/null || true
 	left=$(wait_gone "$m" 100)
 	if [ -n "$left" ]; then
@@ -130,7 +130,7 @@ for d in $(delays $((full + full / 4))); do
 		>/dev/null 2>&1 &
 	rp=$!
 	ms_sleep "$d"
-	kill -9 "$rp"
+	kill -9 "$rp" 2>/dev/null || true
 	wait "$rp" 2>/dev/null || true
 	left=$(wait_gone "$m" 3000)
 	if [ -n "$left" ]; then

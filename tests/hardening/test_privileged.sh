@@ -13,9 +13,12 @@ command -v setcap >/dev/null || fail "setcap is missing (Debian: libcap2-bin, sc
 USER_NAME=chaos-hardening
 MADE_USER=""
 if ! id "$USER_NAME" >/dev/null 2>&1; then
-	useradd --system --no-create-home --shell /usr/sbin/nologin "$USER_NAME" ||
-		fail "useradd $USER_NAME"
-	MADE_USER=1
+	# another run may be making it at the same moment
+	if useradd --system --no-create-home --shell /usr/sbin/nologin "$USER_NAME" 2>"$T/useradd"; then
+		MADE_USER=1
+	else
+		id "$USER_NAME" >/dev/null 2>&1 || fail "useradd $USER_NAME: $(cat "$T/useradd")"
+	fi
 fi
 cleanup_user() {
 	[ -z "$MADE_USER" ] || userdel "$USER_NAME" 2>/dev/null || true

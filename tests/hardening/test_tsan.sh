@@ -37,5 +37,5 @@ if [ "${n:-0}" -gt 0 ]; then
 fi
 check "exit status: $OUT" 0 "$RC"
 check_match "hammer under TSan" "^ok threads=$THREADS " "$OUT"
-echo "          $OUT ($(elapsed_ms "$started") ms)"
+echo "          $(printf '%s\n' "$OUT" | grep "^ok ") ($(elapsed_ms "$started") ms)"
 done_ok
