@@ -98,19 +98,36 @@ static void put_field(struct out *o, const char *key, const char *value)
 	put_str(o, value);
 }
 
+/* UTC calendar date of a day count since 1970-01-01, without gmtime_r: that takes glibc's
+ * time-zone lock, and a fork child logging a fault would wait for it forever if another thread
+ * of its parent held it at the fork.  (The civil-from-days algorithm, proleptic Gregorian.) */
+static void utc_date(int64_t days, int *y, unsigned *m, unsigned *d)
+{
+	days += 719468;
+	int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+	unsigned doe = (unsigned)(days - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
 int chaos_event_format(const struct chaos_event *ev, char *buf, size_t len)
 {
 	struct out o = { buf, len, 0, 0 };
 	char tmp[64];
-	struct tm tm;
-	time_t secs = (time_t)(ev->time_ns / 1000000000ULL);
+	uint64_t secs = ev->time_ns / 1000000000ULL;
+	unsigned sod = (unsigned)(secs % 86400), mon, day;
+	int year;
 
 	if (len == 0)
 		return -ENOSPC;
 	buf[0] = '\0';
-	gmtime_r(&secs, &tm);
-	snprintf(tmp, sizeof(tmp), "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06uZ\"",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	utc_date((int64_t)(secs / 86400), &year, &mon, &day);
+	snprintf(tmp, sizeof(tmp), "{\"time\":\"%04d-%02u-%02uT%02u:%02u:%02u.%06uZ\"", year, mon,
+		 day, sod / 3600, sod / 60 % 60, sod % 60,
 		 (unsigned)(ev->time_ns % 1000000000ULL / 1000));
 	puts_(&o, tmp);
 	put_field(&o, "source", ev->source);

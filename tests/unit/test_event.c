@@ -2,6 +2,7 @@
 #include "unit.h"
 
 #include <arpa/inet.h>
+#include <time.h>
 
 #include "event.h"
 
@@ -174,6 +175,29 @@ static void destinations(void **state)
 	assert_string_equal(buf, "?:1");
 }
 
+/* The time field is computed without gmtime_r (its lock can deadlock a fork child): it must
+ * agree with gmtime_r for every day from 1970 to 2200, and at the edges of a day. */
+static void time_matches_gmtime(void **state)
+{
+	(void)state;
+	char line[512], want[64];
+	for (int64_t day = 0; day < 84000; day += 1) {
+		for (int k = 0; k < 2; k++) {
+			time_t t = (time_t)(day * 86400 + (k ? 86399 : 0));
+			struct tm tm;
+			struct chaos_event ev = { .time_ns = (uint64_t)t * 1000000000ULL + 123456789,
+						  .source = "preload", .call = "connect" };
+			gmtime_r(&t, &tm);
+			snprintf(want, sizeof(want), "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.123456Z\"",
+				 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+				 tm.tm_sec);
+			assert_true(chaos_event_format(&ev, line, sizeof(line)) > 0);
+			if (strncmp(line, want, strlen(want)) != 0)
+				fail_msg("day %lld: got %.40s, want %s", (long long)day, line, want);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +205,7 @@ int main(void)
 		cmocka_unit_test(escaping),
 		cmocka_unit_test(buffer_limits),
 		cmocka_unit_test(destinations),
+		cmocka_unit_test(time_matches_gmtime),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
