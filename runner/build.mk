@@ -33,3 +33,13 @@ check-runner: check-runner-unit $(O)/chaos-run $(O)/chaos-exec $(O)/libchaos-pre
 
 CHECKS += check-runner
 SAN_CHECKS += check-runner-unit
+
+# chaos-run sweep against real services (tests/sweep/): the shop's known matrix on two jobs,
+# discovery, the other verdicts, limits and signals, and the HTML report in headless Chromium
+.PHONY: check-sweep
+check-sweep: $(O)/chaos-run $(O)/chaos-exec $(O)/chaos-ctl $(O)/libchaos-preload.so
+	$(Q)O=$(O) python3 tests/sweep/test_sweep.py > $(O)/tests-sweep.log 2>&1 \
+		|| { cat $(O)/tests-sweep.log; echo "FAIL check-sweep"; exit 1; }
+	@sed -n 's/^sweep: /  PASS    check-sweep: /p' $(O)/tests-sweep.log
+
+CHECKS += check-sweep

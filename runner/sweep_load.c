@@ -400,6 +400,16 @@ static int load_fault(const cJSON *item, struct sw_fault *f, char *err, size_t e
 	while (*a == ' ')
 		a++;
 	f->dns = !strncmp(a, "dns=", 4);
+	/* a target in the fault would be a mistake: "db:5432 refuse" */
+	const char *space = strchr(a, ' ');
+	char first[64];
+	snprintf(first, sizeof(first), "%.*s", (int)(space ? (size_t)(space - a) : strlen(a)), a);
+	if (!strchr(first, '=') && strpbrk(first, ":.*[/")) {
+		snprintf(err, errlen, "fault '%.300s': write the action only (the sweep puts each "
+				      "dependency in front of it)",
+			 a);
+		return -1;
+	}
 	/* the target decides nothing here: check the action and its options on a stand-in */
 	char text[CHAOS_RULE_TEXT_MAX + 32], msg[CHAOS_ERR_MAX];
 	snprintf(text, sizeof(text), "%s %s", f->dns ? "sweep.invalid" : "sweep.invalid:1", a);
@@ -407,17 +417,6 @@ static int load_fault(const cJSON *item, struct sw_fault *f, char *err, size_t e
 	if (strlen(a) > CHAOS_RULE_TEXT_MAX - 32 || chaos_rule_parse(text, &r, msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "fault '%.300s': %s", a,
 			 strlen(a) > CHAOS_RULE_TEXT_MAX - 32 ? "too long" : msg);
-		return -1;
-	}
-	/* a target in the fault would be a mistake: "db:5432 refuse" */
-	const char *space = strchr(a, ' ');
-	char first[64];
-	snprintf(first, sizeof(first), "%.*s", (int)(space ? (size_t)(space - a) : strlen(a)), a);
-	if (!strchr(first, '=') && strcmp(first, "refuse") && strcmp(first, "reset") &&
-	    strcmp(first, "blackhole") && strcmp(first, "stall")) {
-		snprintf(err, errlen, "fault '%.300s': write the action only (the sweep puts each "
-				      "dependency in front of it)",
-			 a);
 		return -1;
 	}
 	f->action = xstrdup(a);

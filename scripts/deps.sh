@@ -9,7 +9,7 @@ set -eu
 PACKAGES="build-essential pkg-config clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool \
 libcjson-dev libcmocka-dev libcurl4-openssl-dev libclang-rt-14-dev \
 curl openssl python3 nodejs redis-server redis-tools iproute2 nftables strace \
-fiu-utils golang-go hyperfine procps psmisc util-linux jq libyaml-dev libpcre2-dev libcap2-bin"
+fiu-utils golang-go hyperfine procps psmisc util-linux jq libyaml-dev libpcre2-dev libcap2-bin chromium"
 
 missing=""
 for p in $PACKAGES; do
