@@ -380,6 +380,23 @@ bool run_service_exited(struct run_service *s, char *how, size_t len);
 void run_service_stop(struct run_service *s, double grace);
 void run_service_free(struct run_service *s);
 
+/* The rules a service always runs with, and their ids now.  Faults go in front of them: the
+ * first rule that fires decides, and "db dns=nxdomain" must win over "db dns=127.0.0.1". */
+struct run_base {
+	char **rules;
+	long *ids;
+	size_t n;
+};
+int run_base_set(struct run_base *base, const cJSON *rules);
+/* Read their ids from `chaos-ctl PID show` (they are its first rules). */
+int run_base_read_ids(long pid, struct run_base *base, char *err, size_t errlen);
+void run_base_free(struct run_base *base);
+/* `chaos-ctl PID add RULES BASE...`, then remove the old BASE ids: the rules end up in front.
+ * ids: the rules' ids.  0; -1 nothing added; -2 added but the base rules could not be moved
+ * behind them (err says why). */
+int run_ctl_add_front(long pid, char *const *rules, size_t n, struct run_base *base, long *ids,
+		      char *err, size_t errlen);
+
 /* ---- sweep_main.c: `chaos-run sweep ...` (argv[0] is "sweep") ----------------------------- */
 int sweep_main(int argc, char **argv);
 

@@ -54,6 +54,7 @@ struct chaos_state {
 	pthread_mutex_t lock;
 	bool used;
 	struct run_service svc;
+	struct run_base base; /* the service's own rules */
 	/* faults */
 	struct fault *faults;
 	size_t n;
@@ -765,6 +766,12 @@ int run_chaos_start(struct run_state *st, char *err, size_t errlen)
 		}
 		out_line("service ready");
 	}
+	run_base_set(&cs->base, rj_get(svc, "rules"));
+	if (run_base_read_ids(cs->svc.service_pid, &cs->base, msg, sizeof(msg)) < 0) {
+		/* faults then go after them (chaos-ctl's order) */
+		out_warn("extension 'chaos': the service's rules: %s", msg);
+		run_base_free(&cs->base);
+	}
 	cJSON_Delete(svc);
 	clock_gettime(CLOCK_REALTIME, &cs->svc.ready);
 	cs->svc.have_ready = true;
@@ -839,8 +846,118 @@ int run_ctl(long pid, const char *verb, char *const *items, size_t n, bool json,
 	return rc;
 }
 
-static void add_faults(struct run_state *st, const char *name, long pid, const cJSON *add,
-		       struct run_result *res)
+int run_base_read_ids(long pid, struct run_base *base, char *err, size_t errlen)
+{
+	if (!base->n)
+		return 0;
+	cJSON *ans = NULL;
+	if (run_ctl(pid, "show", NULL, 0, true, &ans, err, errlen) < 0)
+		return -1;
+	/* the service's rules are the first ones it has: in order, with their text */
+	const cJSON *rules = rj_get(ans, "rules");
+	size_t k = 0;
+	for (const cJSON *r = cJSON_IsArray(rules) ? rules->child : NULL; r && k < base->n;
+	     r = r->next) {
+		const cJSON *id = rj_get(r, "id");
+		if (cJSON_IsNumber(id))
+			base->ids[k++] = (long)id->valuedouble;
+	}
+	cJSON_Delete(ans);
+	if (k != base->n) {
+		snprintf(err, errlen, "chaos-ctl %ld show lists %zu of the service's %zu rules", pid,
+			 k, base->n);
+		return -1;
+	}
+	return 0;
+}
+
+int run_ctl_add_front(long pid, char *const *rules, size_t n, struct run_base *base, long *ids,
+		      char *err, size_t errlen)
+{
+	size_t nb = base ? base->n : 0;
+	char **items = calloc(n + nb + 1, sizeof(char *));
+	if (!items)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		items[i] = rules[i];
+	for (size_t i = 0; i < nb; i++)
+		items[n + i] = base->rules[i];
+	cJSON *ans = NULL;
+	int rc = run_ctl(pid, "add", items, n + nb, true, &ans, err, errlen);
+	free(items);
+	if (rc < 0)
+		return -1;
+	const cJSON *added = rj_get(ans, "added");
+	long *got = calloc(n + nb + 1, sizeof(long));
+	if (!got)
+		abort();
+	size_t k = 0;
+	for (const cJSON *a = cJSON_IsArray(added) ? added->child : NULL; a && k < n + nb;
+	     a = a->next) {
+		const cJSON *id = rj_get(a, "id");
+		if (cJSON_IsNumber(id))
+			got[k++] = (long)id->valuedouble;
+	}
+	cJSON_Delete(ans);
+	if (k != n + nb) {
+		snprintf(err, errlen, "chaos-ctl %ld add gave %zu ids for %zu rules", pid, k, n + nb);
+		free(got);
+		return -2;
+	}
+	for (size_t i = 0; i < n; i++)
+		ids[i] = got[i];
+	if (nb) {
+		/* the old copies of the service's rules go: the new rules are now in front */
+		char **old = calloc(nb + 1, sizeof(char *));
+		if (!old)
+			abort();
+		for (size_t i = 0; i < nb; i++) {
+			old[i] = malloc(24);
+			if (!old[i])
+				abort();
+			snprintf(old[i], 24, "%ld", base->ids[i]);
+		}
+		rc = run_ctl(pid, "remove", old, nb, false, NULL, err, errlen);
+		for (size_t i = 0; i < nb; i++)
+			free(old[i]);
+		free(old);
+		if (rc < 0) {
+			/* two copies now: the old ones still in front */
+			free(got);
+			return -2;
+		}
+		for (size_t i = 0; i < nb; i++)
+			base->ids[i] = got[n + i];
+	}
+	free(got);
+	return 0;
+}
+
+void run_base_free(struct run_base *base)
+{
+	for (size_t i = 0; i < base->n; i++)
+		free(base->rules[i]);
+	free(base->rules);
+	free(base->ids);
+	memset(base, 0, sizeof(*base));
+}
+
+int run_base_set(struct run_base *base, const cJSON *rules)
+{
+	run_base_free(base);
+	base->n = cJSON_IsArray(rules) ? (size_t)cJSON_GetArraySize(rules) : 0;
+	base->rules = calloc(base->n + 1, sizeof(char *));
+	base->ids = calloc(base->n + 1, sizeof(long));
+	if (!base->rules || !base->ids)
+		abort();
+	size_t k = 0;
+	for (const cJSON *r = base->n ? rules->child : NULL; r; r = r->next)
+		base->rules[k++] = rj_pystr(r);
+	return 0;
+}
+
+static void add_faults(struct run_state *st, const char *name, long pid, bool front,
+		       const cJSON *add, struct run_result *res)
 {
 	struct chaos_state *cs = state(st);
 	size_t n = (size_t)cJSON_GetArraySize(add);
@@ -861,7 +978,37 @@ static void add_faults(struct run_state *st, const char *name, long pid, const c
 	cJSON *answer = NULL;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (run_ctl(pid, "add", rules, k, true, &answer, res->msg, sizeof(res->msg)) < 0) {
+	if (front && cs->base.n) {
+		/* in front of the service's own rules (the first rule that fires decides: a
+		 * "db dns=nxdomain" fault must come before the service's "db dns=127.0.0.1") */
+		long ids[k + 1];
+		for (size_t i = 0; i <= k; i++)
+			ids[i] = -1;
+		int rc = run_ctl_add_front(pid, rules, k, &cs->base, ids, res->msg,
+					   sizeof(res->msg));
+		if (rc == 0 || rc == -2) {
+			answer = cJSON_CreateObject();
+			cJSON *list = cJSON_AddArrayToObject(answer, "added");
+			for (size_t i = 0; i < k && ids[i] >= 0; i++) {
+				cJSON *o = cJSON_CreateObject();
+				cJSON_AddNumberToObject(o, "id", (double)ids[i]);
+				cJSON_AddItemToArray(list, o);
+			}
+		}
+		if (rc == -2) {
+			/* on, but maybe behind the service's rules, or without known ids: cleanup
+			 * takes them off with the others */
+			out_warn("chaos-ctl %ld: %s", pid, res->msg);
+			res->msg[0] = '\0';
+		}
+		if (rc == -1) {
+			res->fail = RUN_FAILED;
+			pthread_mutex_lock(&cs->lock);
+			cs->used = true;
+			pthread_mutex_unlock(&cs->lock);
+			goto out;
+		}
+	} else if (run_ctl(pid, "add", rules, k, true, &answer, res->msg, sizeof(res->msg)) < 0) {
 		res->fail = RUN_FAILED;
 		/* chaos-ctl may have added some before failing: cleanup removes them all */
 		pthread_mutex_lock(&cs->lock);
@@ -997,7 +1144,7 @@ void run_chaos_provider(struct run_state *st, const cJSON *activity, const cJSON
 			res->fail = RUN_FAILED;
 			return;
 		}
-		add_faults(st, name, pid, add, res);
+		add_faults(st, name, pid, !rj_get(prov, "target"), add, res);
 		return;
 	}
 	const cJSON *rem = rj_get(prov, "remove");
@@ -1209,6 +1356,7 @@ void run_chaos_free(struct run_state *st)
 	}
 	free(cs->faults);
 	run_service_free(&cs->svc);
+	run_base_free(&cs->base);
 	pthread_mutex_destroy(&cs->lock);
 	free(cs);
 	st->chaos = NULL;

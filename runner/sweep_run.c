@@ -53,9 +53,7 @@ struct instance {
 	char *faults_log;        /* chaos-exec --log */
 	char *out_log;           /* the service's stdout and stderr */
 	long faults_off;         /* how far the fault log has been read */
-	char **base;             /* the service's own rules (substituted) */
-	size_t nbase;
-	long *base_ids;          /* their ids now */
+	struct run_base base;    /* the service's own rules (substituted), their ids now */
 };
 
 static unsigned sweep_gen; /* the signal count the sweep started with */
@@ -235,13 +233,7 @@ static void instance_clear(struct instance *in)
 	cJSON_Delete(in->service);
 	cJSON_Delete(in->probes);
 	in->config = in->service = in->probes = NULL;
-	for (size_t i = 0; i < in->nbase; i++)
-		free(in->base[i]);
-	free(in->base);
-	free(in->base_ids);
-	in->base = NULL;
-	in->base_ids = NULL;
-	in->nbase = 0;
+	run_base_free(&in->base);
 }
 
 static void instance_stop(struct sweep *sw, struct instance *in, struct sw_cell *c,
@@ -263,31 +255,6 @@ static void instance_free(struct instance *in)
 	run_service_free(&in->svc);
 	free(in->faults_log);
 	free(in->out_log);
-}
-
-/* The ids of the service's own rules, in order, from `chaos-ctl show`. */
-static int read_base_ids(struct instance *in, char *err, size_t errlen)
-{
-	if (!in->nbase)
-		return 0;
-	cJSON *ans = NULL;
-	if (run_ctl(in->svc.exec_pid, "show", NULL, 0, true, &ans, err, errlen) < 0)
-		return -1;
-	const cJSON *rules = rj_get(ans, "rules");
-	size_t k = 0;
-	for (const cJSON *r = cJSON_IsArray(rules) ? rules->child : NULL; r && k < in->nbase;
-	     r = r->next) {
-		const cJSON *id = rj_get(r, "id");
-		if (cJSON_IsNumber(id))
-			in->base_ids[k++] = (long)id->valuedouble;
-	}
-	cJSON_Delete(ans);
-	if (k != in->nbase) {
-		snprintf(err, errlen, "chaos-ctl show lists %zu of the service's %zu rules", k,
-			 in->nbase);
-		return -1;
-	}
-	return 0;
 }
 
 /* Start (or restart) the instance and wait until it is ready. */
@@ -329,15 +296,7 @@ static int instance_start(struct sweep *sw, struct instance *in, struct sw_cell 
 	for (size_t e = 0; e < sw->neps; e++)
 		cJSON_AddItemToArray(in->probes,
 				     run_subst(sw->eps[e].probe, in->config, sw->secrets));
-	const cJSON *rules = rj_get(in->service, "rules");
-	in->nbase = cJSON_IsArray(rules) ? (size_t)cJSON_GetArraySize(rules) : 0;
-	in->base = calloc(in->nbase + 1, sizeof(char *));
-	in->base_ids = calloc(in->nbase + 1, sizeof(long));
-	if (!in->base || !in->base_ids)
-		abort();
-	size_t k = 0;
-	for (const cJSON *r = in->nbase ? rules->child : NULL; r; r = r->next)
-		in->base[k++] = rj_pystr(r);
+	run_base_set(&in->base, rj_get(in->service, "rules"));
 
 	/* a fresh fault log for each start: rule ids begin again */
 	unlink(in->faults_log);
@@ -362,7 +321,7 @@ static int instance_start(struct sweep *sw, struct instance *in, struct sw_cell 
 		}
 		cell_event(c, now_rel(sw), "instance %d ready", in->id);
 	}
-	if (read_base_ids(in, msg, sizeof(msg)) < 0) {
+	if (run_base_read_ids(in->svc.exec_pid, &in->base, msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "instance %d: %s", in->id, msg);
 		instance_stop(sw, in, c, "no rules");
 		return -1;
@@ -525,55 +484,18 @@ static bool probe_all(struct sweep *sw, struct instance *in, struct sw_cell *c, 
 
 /* ---- faults on and off -------------------------------------------------------------------- */
 
-/* Put the cell's rule on, in front of the service's own rules.  Returns its id, or -1. */
+/* Put the cell's rule on, in front of the service's own rules.  Returns its id; -1 it is not
+ * on; < -1: it is on (id -ret-2) but behind the service's own rules. */
 static long fault_on(struct instance *in, const char *rule, char *err, size_t errlen)
 {
-	char **items = calloc(in->nbase + 2, sizeof(char *));
-	if (!items)
-		abort();
-	items[0] = (char *)rule;
-	for (size_t i = 0; i < in->nbase; i++)
-		items[i + 1] = in->base[i];
-	cJSON *ans = NULL;
-	int rc = run_ctl(in->svc.exec_pid, "add", items, in->nbase + 1, true, &ans, err, errlen);
-	free(items);
-	if (rc < 0)
-		return -1;
-	const cJSON *added = rj_get(ans, "added");
-	long ids[in->nbase + 1];
-	size_t k = 0;
-	for (const cJSON *a = cJSON_IsArray(added) ? added->child : NULL; a && k <= in->nbase;
-	     a = a->next) {
-		const cJSON *id = rj_get(a, "id");
-		if (cJSON_IsNumber(id))
-			ids[k++] = (long)id->valuedouble;
-	}
-	cJSON_Delete(ans);
-	if (k != in->nbase + 1) {
-		snprintf(err, errlen, "chaos-ctl add gave %zu ids for %zu rules", k, in->nbase + 1);
-		return -1;
-	}
-	if (in->nbase) {
-		/* the old copies go: the fault is now in front of the service's rules */
-		char **old = calloc(in->nbase + 1, sizeof(char *));
-		if (!old)
-			abort();
-		for (size_t i = 0; i < in->nbase; i++) {
-			old[i] = malloc(24);
-			if (!old[i])
-				abort();
-			snprintf(old[i], 24, "%ld", in->base_ids[i]);
-		}
-		rc = run_ctl(in->svc.exec_pid, "remove", old, in->nbase, false, NULL, err, errlen);
-		for (size_t i = 0; i < in->nbase; i++)
-			free(old[i]);
-		free(old);
-		if (rc < 0)
-			return -ids[0] - 2; /* on, but behind the old copies */
-		for (size_t i = 0; i < in->nbase; i++)
-			in->base_ids[i] = ids[i + 1];
-	}
-	return ids[0];
+	char *rules[] = {(char *)rule};
+	long id = -1;
+	int rc = run_ctl_add_front(in->svc.exec_pid, rules, 1, &in->base, &id, err, errlen);
+	if (rc == 0)
+		return id;
+	if (rc == -2 && id >= 0)
+		return -id - 2;
+	return -1;
 }
 
 static int remove_id(struct instance *in, long id, char *err, size_t errlen)

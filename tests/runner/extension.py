@@ -269,6 +269,55 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 
 
 @test
+def faults_go_in_front_of_the_service_rules():
+    # the service's own "svc.chaos.test dns=127.0.0.1" would win over a later
+    # "svc.chaos.test dns=nxdomain" (the first rule that fires decides): chaos-run puts faults
+    # in front of the service's rules, which keep working when the fault is gone
+    assert os.access(REAL_CTL, os.X_OK), "%s is not built" % REAL_CTL
+    w = Workdir()
+    try:
+        port = free_port()
+        app = w.file("app.py", """
+import http.server, socket, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        try:
+            socket.getaddrinfo("svc.chaos.test", 80); code = 200
+        except OSError:
+            code = 503
+        self.send_response(code); self.send_header("Content-Length", "0"); self.end_headers()
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+""")
+        exp = experiment(
+            probes=[http_act("resolves", "http://127.0.0.1:%d/" % port, tolerance=200)],
+            method=[chaos_act("gone", add=["svc.chaos.test dns=nxdomain"]),
+                    http_act("while-gone", "http://127.0.0.1:%d/" % port),
+                    proc("order", REAL_CTL, ["--json", "${chaos_service_pid}", "show"],
+                         kind="probe"),
+                    chaos_act("back", remove=["gone"]),
+                    http_act("after", "http://127.0.0.1:%d/" % port)],
+            extensions=[{"name": "chaos", "service": {
+                "command": ["python3", app, str(port)],
+                "rules": ["svc.chaos.test dns=127.0.0.1"],
+                "ready": {"http": "http://127.0.0.1:%d/" % port, "timeout": 10}}}],
+            # process arguments are substituted only when there is configuration (as CTK)
+            configuration={"unused": 1})
+        r = run([w.file("e.json", exp)], journal=w.path + "/j.json")
+        assert r.code == 0, r
+        assert r.journal["run"][1]["output"]["status"] == 503, r.journal["run"][1]
+        assert r.journal["run"][4]["output"]["status"] == 200, r.journal["run"][4]
+        shown = json.loads(r.journal["run"][2]["output"]["stdout"])["rules"]
+        assert [x["rule"] for x in shown] == ["svc.chaos.test dns=nxdomain",
+                                              "svc.chaos.test dns=127.0.0.1"], shown
+        f = r.journal["chaos"]["faults"]
+        assert [x["rule"] for x in f] == ["svc.chaos.test dns=nxdomain"], f
+        assert f[0]["removed_by"] == "activity 'back'", f
+    finally:
+        w.cleanup()
+
+
+@test
 def service_dies_with_a_killed_runner():
     # chaos-run killed with SIGKILL cannot clean up: the service still goes (PR_SET_PDEATHSIG)
     w = Workdir()
