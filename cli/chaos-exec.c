@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -241,6 +242,28 @@ static void ready_read(int *fd, pid_t pid, const char *cmd)
 	*fd = -1;
 }
 
+/* chaos-exec holds every connection a stall rule steers to it: let it have as many fds as the
+ * hard limit allows.  The command gets the limit it would have had. */
+static struct rlimit nofile_saved;
+static bool nofile_raised;
+
+static void raise_nofile(void)
+{
+	struct rlimit r;
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0 || r.rlim_cur >= r.rlim_max)
+		return;
+	nofile_saved = r;
+	r.rlim_cur = r.rlim_max;
+	nofile_raised = setrlimit(RLIMIT_NOFILE, &r) == 0;
+}
+
+static uint64_t mono_now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
 static long ms_since(const struct timespec *t0)
 {
 	struct timespec now;
@@ -384,6 +407,7 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	uint64_t epoch = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
 
+	raise_nofile();
 	/* the control channel: the rules live in the shared area, where chaos-ctl changes them */
 	ctl = ctl_server_start(&rules, seed, epoch, (uint32_t)max_rules, record != NULL,
 			       argv + optind, err, sizeof(err));
@@ -457,6 +481,8 @@ int main(int argc, char **argv)
 	if (pid == 0) {
 		close(ready[0]);
 		restore_signals();
+		if (nofile_raised)
+			setrlimit(RLIMIT_NOFILE, &nofile_saved);
 		execv(cmd, argv + optind);
 		int e = errno;
 		tool_error("%s: %s", argv[optind], strerror(e));
@@ -471,12 +497,13 @@ int main(int argc, char **argv)
 	int status = 0;
 	bool done = false;
 	while (!done) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = ctl_server_fd(ctl), .events = POLLIN },
+			{ .fd = ctl_server_outage_fd(ctl), .events = POLLIN },
 			{ .fd = ready_fd, .events = POLLIN },
 		};
-		int timeout = 1000;
+		uint64_t timeout_ns = 1000000000ULL;
 		if (ready_fd >= 0) {
 			long left = READY_TIMEOUT_MS - ms_since(&started);
 			if (left <= 0) {
@@ -487,18 +514,34 @@ int main(int argc, char **argv)
 				ready_fd = -1;
 				continue;
 			}
-			timeout = (int)left;
+			timeout_ns = (uint64_t)left * 1000000ULL;
 		}
-		int n = poll(pfd, ready_fd >= 0 ? 3 : 2, timeout);
+		/* sockets handed over for close-delay are closed on time */
+		uint64_t next = ctl_server_next_close_ns(ctl);
+		if (next) {
+			uint64_t t = mono_now_ns();
+			if (next <= t) {
+				ctl_server_close_due(ctl);
+				continue;
+			}
+			if (next - t < timeout_ns)
+				timeout_ns = next - t;
+		}
+		struct timespec ts = { .tv_sec = (time_t)(timeout_ns / 1000000000ULL),
+				       .tv_nsec = (long)(timeout_ns % 1000000000ULL) };
+		int n = ppoll(pfd, ready_fd >= 0 ? 4 : 3, &ts, NULL);
 		if (n < 0 && errno != EINTR) {
 			tool_error("poll: %s", strerror(errno));
 			break;
 		}
 		if (n <= 0) {
+			ctl_server_close_due(ctl);
 			ctl_server_reap(ctl);
 			continue;
 		}
-		if (ready_fd >= 0 && (pfd[2].revents & (POLLIN | POLLHUP)))
+		if (pfd[2].revents & POLLIN)
+			ctl_server_outage_handle(ctl);
+		if (ready_fd >= 0 && (pfd[3].revents & (POLLIN | POLLHUP)))
 			ready_read(&ready_fd, pid, argv[optind]);
 		if (pfd[1].revents & POLLIN)
 			ctl_server_handle(ctl);

@@ -14,14 +14,19 @@
  */
 #include "ctl_server.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -33,12 +38,30 @@
 #include "shm.h"
 #include "tool.h"
 
+/* A socket handed over for close-delay: closed at close_ns. */
+struct held {
+	uint64_t close_ns;
+	int fd;
+};
+
 struct ctl_server {
 	struct shm_header *h;
 	int listen_fd;
 	char sock[512], shm[512];
 	char **argv;
+	/* the outage endpoints (see shm.h): fds, -1 when absent */
+	int sink[2], filler[2]; /* SYN sinks (v4, v6) and the connection that fills each queue */
+	int stall[2];           /* stall listeners (v4, v6) */
+	int hold;               /* the hold socket */
+	int ep;                 /* epoll: stall listeners, stalled connections, the hold socket */
+	size_t stalled;         /* connections held by the stall listeners */
+	unsigned accept_paused; /* bit i: stall[i] is out of the epoll set (out of fds) */
+	struct held *held;      /* sockets to close later, a binary heap on close_ns */
+	size_t nheld, capheld;
 };
+
+static int outage_start(struct ctl_server *s, char *err, size_t errlen);
+static void outage_stop(struct ctl_server *s);
 
 static uint64_t mono_ns(void)
 {
@@ -86,6 +109,8 @@ struct ctl_server *ctl_server_start(const struct chaos_rule_list *rules, uint64_
 	}
 	s->listen_fd = -1;
 	s->argv = argv;
+	s->sink[0] = s->sink[1] = s->filler[0] = s->filler[1] = -1;
+	s->stall[0] = s->stall[1] = s->hold = s->ep = -1;
 	if (ctl_dir(geteuid(), true, dir, sizeof(dir), err, errlen) < 0)
 		goto fail;
 	snprintf(s->sock, sizeof(s->sock), "%s/%d.sock", dir, (int)getpid());
@@ -140,6 +165,8 @@ struct ctl_server *ctl_server_start(const struct chaos_rule_list *rules, uint64_
 		root->ids[root->nactive++] = id;
 	}
 	__atomic_store_n(&root->state, SLOT_LIVE, __ATOMIC_RELEASE);
+	if (outage_start(s, err, errlen) < 0)
+		goto fail;
 	__atomic_store_n(&s->h->magic, CHAOS_SHM_MAGIC, __ATOMIC_RELEASE);
 
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -189,6 +216,7 @@ void ctl_server_stop(struct ctl_server *s)
 		unlink(s->sock);
 	}
 	if (s->h) {
+		outage_stop(s);
 		munmap(s->h, s->h->total_size);
 		unlink(s->shm);
 	}
@@ -210,6 +238,312 @@ void ctl_server_reap(struct ctl_server *s)
 		sl->nactive = 0;
 		__atomic_store_n(&sl->state, SLOT_FREE, __ATOMIC_RELEASE);
 	}
+}
+
+/* ---- outage endpoints -------------------------------------------------------------------------
+ *
+ * Two outages the kernel gives for free, which the library steers sockets to (preload/steer.c):
+ * a listener whose accept queue is full drops every SYN, as a black hole does; a listener that
+ * accepts and never reads or writes is a peer that stalls.  chaos-exec holds the stalled
+ * connections as plain fds in one epoll set, watching only for their peer to close, so ten
+ * thousand stalled connections are ten thousand fds here and no thread anywhere.  The hold
+ * socket takes sockets a process closes under close-delay, and closes them when it is time.
+ */
+
+#define EP_STALL4 1ULL
+#define EP_STALL6 2ULL
+#define EP_HOLD 3ULL
+#define EP_CONN (1ULL << 32) /* | fd: a stalled connection */
+
+static int loopback_listener(int family, int backlog, struct sockaddr_storage *ss, socklen_t *len)
+{
+	int one = 1, fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		a->sin6_family = AF_INET6;
+		a->sin6_addr = in6addr_loopback;
+		*len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		*len = sizeof(*a);
+	}
+	if (bind(fd, (struct sockaddr *)ss, *len) < 0 || listen(fd, backlog) < 0 ||
+	    getsockname(fd, (struct sockaddr *)ss, len) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static uint16_t port_of(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* A listener with backlog 0 and one connection queued that is never accepted: its queue is
+ * full, and the kernel drops every further SYN (tcp_abort_on_overflow=0).  Returns the port, or
+ * 0 (no such endpoint for this family). */
+static uint16_t make_sink(struct ctl_server *s, int i, int family)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	s->sink[i] = loopback_listener(family, 0, &ss, &len);
+	if (s->sink[i] < 0)
+		return 0;
+	s->filler[i] = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->filler[i] >= 0 &&
+	    (connect(s->filler[i], (struct sockaddr *)&ss, len) == 0 || errno == EINPROGRESS)) {
+		struct pollfd p = { .fd = s->filler[i], .events = POLLOUT };
+		int err = 0;
+		socklen_t el = sizeof(err);
+		if (poll(&p, 1, 2000) == 1 &&
+		    getsockopt(s->filler[i], SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0)
+			return port_of(&ss);
+	}
+	if (s->filler[i] >= 0)
+		close(s->filler[i]);
+	close(s->sink[i]);
+	s->sink[i] = s->filler[i] = -1;
+	return 0;
+}
+
+static uint16_t make_stall(struct ctl_server *s, int i, int family)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	s->stall[i] = loopback_listener(family, 65535, &ss, &len);
+	if (s->stall[i] < 0)
+		return 0;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = i ? EP_STALL6 : EP_STALL4 };
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->stall[i], &ev) < 0) {
+		close(s->stall[i]);
+		s->stall[i] = -1;
+		return 0;
+	}
+	return port_of(&ss);
+}
+
+static void make_hold(struct ctl_server *s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t rnd = 0;
+	int one = 1;
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd = mono_ns() ^ ((uint64_t)getpid() << 40);
+	snprintf(s->h->hold_name, sizeof(s->h->hold_name), "chaos-hold-%d-%016llx", (int)getpid(),
+		 (unsigned long long)rnd);
+	/* an abstract address: nothing to clean up if chaos-exec is killed; who may hand us
+	 * sockets is checked on every message (SCM_CREDENTIALS) */
+	memcpy(sa.sun_path + 1, s->h->hold_name, strlen(s->h->hold_name));
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+				    strlen(s->h->hold_name));
+	s->hold = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EP_HOLD };
+	if (s->hold < 0 || setsockopt(s->hold, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0 ||
+	    bind(s->hold, (struct sockaddr *)&sa, len) < 0 ||
+	    epoll_ctl(s->ep, EPOLL_CTL_ADD, s->hold, &ev) < 0) {
+		if (s->hold >= 0)
+			close(s->hold);
+		s->hold = -1;
+		s->h->hold_name[0] = '\0';
+	}
+}
+
+static int outage_start(struct ctl_server *s, char *err, size_t errlen)
+{
+	s->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (s->ep < 0) {
+		snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
+		return -1;
+	}
+	s->h->sink_port4 = make_sink(s, 0, AF_INET);
+	s->h->sink_port6 = make_sink(s, 1, AF_INET6);
+	s->h->stall_port4 = make_stall(s, 0, AF_INET);
+	s->h->stall_port6 = make_stall(s, 1, AF_INET6);
+	make_hold(s);
+	return 0;
+}
+
+int ctl_server_outage_fd(const struct ctl_server *s)
+{
+	return s->ep;
+}
+
+/* the heap of held sockets, ordered on close_ns */
+static void held_swap(struct held *a, struct held *b)
+{
+	struct held t = *a;
+	*a = *b;
+	*b = t;
+}
+
+static void held_push(struct ctl_server *s, uint64_t close_ns, int fd)
+{
+	if (s->nheld == s->capheld) {
+		size_t cap = s->capheld ? s->capheld * 2 : 64;
+		struct held *n = realloc(s->held, cap * sizeof(*n));
+		if (!n) {
+			close(fd); /* out of memory: the peer sees the FIN now */
+			return;
+		}
+		s->held = n;
+		s->capheld = cap;
+	}
+	size_t i = s->nheld++;
+	s->held[i] = (struct held){ close_ns, fd };
+	while (i > 0 && s->held[(i - 1) / 2].close_ns > s->held[i].close_ns) {
+		held_swap(&s->held[(i - 1) / 2], &s->held[i]);
+		i = (i - 1) / 2;
+	}
+}
+
+static void held_pop(struct ctl_server *s)
+{
+	s->held[0] = s->held[--s->nheld];
+	for (size_t i = 0;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < s->nheld && s->held[l].close_ns < s->held[m].close_ns)
+			m = l;
+		if (r < s->nheld && s->held[r].close_ns < s->held[m].close_ns)
+			m = r;
+		if (m == i)
+			break;
+		held_swap(&s->held[i], &s->held[m]);
+		i = m;
+	}
+}
+
+uint64_t ctl_server_next_close_ns(const struct ctl_server *s)
+{
+	return s->nheld ? s->held[0].close_ns : 0;
+}
+
+void ctl_server_close_due(struct ctl_server *s)
+{
+	uint64_t now = mono_ns();
+	while (s->nheld && s->held[0].close_ns <= now) {
+		close(s->held[0].fd);
+		held_pop(s);
+	}
+}
+
+static void hold_receive(struct ctl_server *s)
+{
+	for (;;) {
+		struct shm_hold msg;
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * 8) + CMSG_SPACE(sizeof(struct ucred))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+				     .msg_controllen = sizeof(ctl.buf) };
+		ssize_t n = recvmsg(s->hold, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n < 0)
+			return;
+		int fds[8], nfds = 0;
+		bool allowed = false;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET)
+				continue;
+			if (c->cmsg_type == SCM_RIGHTS) {
+				size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				for (size_t j = 0; j < k && nfds < 8; j++)
+					memcpy(&fds[nfds++], CMSG_DATA(c) + j * sizeof(int), sizeof(int));
+			} else if (c->cmsg_type == SCM_CREDENTIALS) {
+				struct ucred cr;
+				memcpy(&cr, CMSG_DATA(c), sizeof(cr));
+				/* the kernel vouches for these: only our own user (or root) */
+				allowed = cr.uid == geteuid() || cr.uid == 0;
+			}
+		}
+		if (allowed && nfds == 1 && n == (ssize_t)sizeof(msg) &&
+		    !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+			held_push(s, msg.close_ns, fds[0]);
+			continue;
+		}
+		for (int j = 0; j < nfds; j++)
+			close(fds[j]);
+	}
+}
+
+static void stall_accept(struct ctl_server *s, int i)
+{
+	for (;;) {
+		int fd = accept4(s->stall[i], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) {
+				/* out of fds: stop accepting until a stalled connection goes (the
+				 * ones waiting in the queue are established, and stalled too) */
+				epoll_ctl(s->ep, EPOLL_CTL_DEL, s->stall[i], NULL);
+				s->accept_paused |= 1u << i;
+			}
+			return;
+		}
+		/* only the peer going matters: never EPOLLIN, so data it sends wakes nobody */
+		struct epoll_event ev = { .events = EPOLLRDHUP, .data.u64 = EP_CONN | (uint32_t)fd };
+		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			continue;
+		}
+		s->stalled++;
+	}
+}
+
+void ctl_server_outage_handle(struct ctl_server *s)
+{
+	struct epoll_event evs[256];
+	int n = epoll_wait(s->ep, evs, 256, 0);
+	for (int i = 0; i < n; i++) {
+		uint64_t d = evs[i].data.u64;
+		if (d == EP_STALL4 || d == EP_STALL6) {
+			stall_accept(s, d == EP_STALL6);
+		} else if (d == EP_HOLD) {
+			hold_receive(s);
+		} else if (d & EP_CONN) {
+			/* the client closed (or reset) its end: let the connection go */
+			close((int)(uint32_t)d);
+			s->stalled--;
+			for (int k = 0; k < 2; k++)
+				if (s->accept_paused & (1u << k)) {
+					struct epoll_event ev = { .events = EPOLLIN,
+								  .data.u64 = k ? EP_STALL6
+										: EP_STALL4 };
+					if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->stall[k], &ev) == 0)
+						s->accept_paused &= ~(1u << k);
+				}
+		}
+	}
+	ctl_server_close_due(s);
+}
+
+static void outage_stop(struct ctl_server *s)
+{
+	for (int i = 0; i < 2; i++) {
+		if (s->sink[i] >= 0)
+			close(s->sink[i]);
+		if (s->filler[i] >= 0)
+			close(s->filler[i]);
+		if (s->stall[i] >= 0)
+			close(s->stall[i]);
+	}
+	if (s->hold >= 0)
+		close(s->hold);
+	while (s->nheld) {
+		close(s->held[0].fd);
+		held_pop(s);
+	}
+	free(s->held);
+	if (s->ep >= 0)
+		close(s->ep); /* the stalled connections go with the process */
 }
 
 /* ---- requests -------------------------------------------------------------------------------- */

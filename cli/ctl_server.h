@@ -22,6 +22,14 @@ void ctl_server_handle(struct ctl_server *s);
 void ctl_server_reap(struct ctl_server *s);
 /* Write the dependency records as JSON to path (atomically). */
 int ctl_server_write_record(struct ctl_server *s, const char *path, char *err, size_t errlen);
+/* The outage endpoints (SYN sink, stall listener, hold socket; see shm.h) are served through
+ * one epoll fd: poll it for POLLIN and call ctl_server_outage_handle.  Sockets handed over for
+ * close-delay are closed by ctl_server_close_due at ctl_server_next_close_ns (CLOCK_MONOTONIC,
+ * 0: none). */
+int ctl_server_outage_fd(const struct ctl_server *s);
+void ctl_server_outage_handle(struct ctl_server *s);
+uint64_t ctl_server_next_close_ns(const struct ctl_server *s);
+void ctl_server_close_due(struct ctl_server *s);
 /* Close and remove the socket and the area. */
 void ctl_server_stop(struct ctl_server *s);
 

@@ -1,10 +1,12 @@
-/* connect.c -- connect(2): refuse or fail connections to named dependencies
+/* connect.c -- connect(2): refuse, fail, blackhole, stall or delay connections to dependencies
  *
  * A blocking connect fails at once with the errno.  A non-blocking one behaves as over a real
  * network: connect returns EINPROGRESS and the failure arrives later, through poll/epoll and
  * SO_ERROR.  We get that for free from the kernel by connecting the socket to port 0 on
  * loopback, which nothing can listen on: the kernel answers with a real reset, readiness tells
  * the truth, and getsockopt.c turns the ECONNREFUSED into the errno the rule asked for.
+ * blackhole and stall are steered to chaos-exec's listeners in the same way (steer.c); a
+ * delayed connect goes to the real peer at once and is held back from the program (gate.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,7 +16,9 @@
 
 #include "deps.h"
 #include "errnos.h"
+#include "gate.h"
 #include "internal.h"
+#include "steer.h"
 
 /* Errnos a real network reports after the handshake started (the others are local, at once). */
 static bool arrives_later(int err)
@@ -115,8 +119,30 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return real_connect(fd, addr, len);
 	}
 	struct fd_entry *e = fd_get(fd);
-	if (e && (__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FDF_STEERED) &&
-	    same_peer(e, addr, len) && fd_still_same(fd, e)) {
+	uint16_t fl = e ? __atomic_load_n(&e->flags, __ATOMIC_RELAXED) : 0;
+	bool again = e && (fl & (FDF_STEERED | FDF_STALLED | FDF_GATED | FDF_ABORTED)) &&
+		     same_peer(e, addr, len) && fd_still_same(fd, e);
+	if (again && (fl & FDF_ABORTED)) {
+		/* we ended this connect (blackhole timeout=): it failed as the kernel's would,
+		 * and a further connect is a new one */
+		int err = e->pending_err ? e->pending_err : ETIMEDOUT;
+		__atomic_fetch_and(&e->flags, (uint16_t)~(FDF_ABORTED | FDF_STEERED),
+				   __ATOMIC_RELAXED);
+		fd_clear_flag(e, FDF_PENDING);
+		errno = err;
+		return -1;
+	}
+	if (again) {
+		int held = gate_conn_state(fd, true);
+		if (held) {
+			/* a delayed connect: still under way to the program, or its failure */
+			errno = held;
+			return -1;
+		}
+		if (!(fl & FDF_STEERED))
+			return real_connect(fd, addr, len); /* the kernel knows: EISCONN, ... */
+	}
+	if (again && (fl & FDF_STEERED)) {
 		/* connect again on a socket whose injected failure is in flight: the kernel tells
 		 * how it ended (EALREADY, ECONNREFUSED), as it would for the real peer */
 		int rc = real_connect(fd, addr, len);
@@ -156,15 +182,38 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	}
 	if (set->on_any & CHAOS_ON_CONNECT) {
 		const struct prule *p = rules_fire(set, CALL_CONNECT, &d);
-		if (p)
+		if (p && p->r.action == CHAOS_ACT_BLACKHOLE) {
+			int rc = steer_blackhole(fd, addr, &d, p, e);
+			if (rc != STEER_NOT)
+				return rc;
+		} else if (p) {
 			return inject(fd, addr, &d, p, e);
+		}
 	}
-	int rc = real_connect(fd, addr, len);
+	/* faults in time: a stall (steered), a delayed connect (held back) */
+	struct gate *g = e && proto == CHAOS_PROTO_TCP ? gate_for(fd, e, set) : NULL;
+	const struct prule *stall = NULL, *delay = NULL;
+	uint64_t start = chaos_now_ns();
+	if (g && gate_lock(g)) {
+		gate_rules(fd, e, g, set, start);
+		stall = gate_active(g, GK_STALL, start);
+		delay = gate_active(g, GK_DCONN, start);
+		if (stall)
+			g->rule[GK_STALL] = NULL; /* the kernel stalls a steered connection itself */
+		gate_unlock(g);
+	}
+	int rc = STEER_NOT;
+	if (stall)
+		rc = steer_stall(fd, addr, &d, stall, e);
+	if (rc == STEER_NOT)
+		rc = real_connect(fd, addr, len);
 	int saved = errno;
 	if (rc == 0 || saved == EINPROGRESS)
 		names_consume(&d);
 	else if (dep && saved != EINTR)
 		deps_error(dep, saved);
+	if (delay)
+		return gate_connect_delay(fd, e, g, addr, len, start, rc, rc < 0 ? saved : 0);
 	errno = saved;
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "gate.h"
 #include "internal.h"
 
 #define PAGE_BITS 10
@@ -15,6 +16,8 @@
 #define FD_LIMIT (PAGE_ENTRIES * PAGES)
 
 static struct fd_entry *pages[PAGES];
+
+void epoll_fd_closed(struct epset *s); /* epoll.c */
 int chaos_special_fds;
 
 struct fd_entry *fd_lookup(int fd)
@@ -56,13 +59,19 @@ struct fd_entry *fd_get(int fd)
 	return &fresh[(unsigned)fd & (PAGE_ENTRIES - 1)];
 }
 
-static void entry_clear(struct fd_entry *e)
+static void entry_clear(int fd, struct fd_entry *e)
 {
 	uint16_t flags = __atomic_exchange_n(&e->flags, 0, __ATOMIC_RELAXED);
 	if (flags & (FDF_RESET | FDF_PENDING)) {
 		__atomic_sub_fetch(&chaos_special_fds, 1, __ATOMIC_RELAXED);
 		io_armed_update();
 	}
+	if (flags & FDF_GATED)
+		gate_detach(fd);
+	struct epset *ep = __atomic_exchange_n(&e->ep, NULL, __ATOMIC_ACQ_REL);
+	if (ep)
+		epoll_fd_closed(ep);
+	e->tgen = 0;
 	__atomic_store_n(&e->kind, FD_UNKNOWN, __ATOMIC_RELEASE);
 	e->gen = 0;
 	e->ino = 0;
@@ -74,8 +83,8 @@ static void entry_clear(struct fd_entry *e)
 void fd_forget(int fd)
 {
 	struct fd_entry *e = fd_lookup(fd);
-	if (e && (e->kind != FD_UNKNOWN || e->flags))
-		entry_clear(e);
+	if (e && (e->kind != FD_UNKNOWN || e->flags || e->ep))
+		entry_clear(fd, e);
 }
 
 void fd_forget_range(unsigned first, unsigned last)
@@ -131,7 +140,8 @@ void fd_copy(int oldfd, int newfd)
 	dst->pending_err = src->pending_err;
 	dst->dep = src->dep;
 	dst->gen = 0;
-	uint16_t flags = __atomic_load_n(&src->flags, __ATOMIC_RELAXED) & ~FDF_MATCH;
+	/* a duplicate gets a gate of its own if it needs one (gate.c) */
+	uint16_t flags = __atomic_load_n(&src->flags, __ATOMIC_RELAXED) & ~(FDF_MATCH | FDF_GATED);
 	if (flags & (FDF_RESET | FDF_PENDING))
 		fd_set_flag(dst, flags);
 	else

@@ -11,8 +11,12 @@
 #define CHAOS_PRELOAD_INTERNAL_H
 
 #include <netdb.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -82,6 +86,8 @@ struct ruleset {
 	uint32_t gen;     /* changes whenever the set does */
 	unsigned on_any;  /* union of the calls the rules act on */
 	bool io;          /* some rule acts on send or recv (reset, error on=send|recv, udp refuse) */
+	bool timed;       /* some rule is a fault in time (delay, bandwidth, slice, stall) */
+	bool close_delay; /* some rule is close-delay= */
 	size_t n;
 	struct prule rules[];
 };
@@ -98,7 +104,8 @@ static inline struct ruleset *rules_get(void)
 /* Calls `call` would be matched on for this rule and destination protocol. */
 unsigned rule_calls(const struct chaos_rule *r, enum chaos_proto proto);
 
-/* The first rule covering (call, dest) that fires now, or NULL.  Counts matches. */
+/* The first rule deciding how (call, dest) fails (refuse, error=, reset, blackhole) that fires
+ * now, or NULL.  Counts matches.  Faults in time are the gate's (gate.h). */
 const struct prule *rules_fire(const struct ruleset *set, enum chaos_call call,
 			       const struct chaos_dest *d);
 
@@ -115,6 +122,13 @@ bool dns_name_faultable(const char *name);
  * write hooks look at nothing else when it is 0. */
 extern int chaos_io_armed;
 void io_armed_update(void);
+
+/* The waits (poll, select, epoll) look at nothing else when this is 0: no timed rule, no gate. */
+extern int chaos_waits_armed;
+
+/* Rules that need chaos-exec's endpoints (blackhole, stall, close-delay): refused, with a
+ * message, when the library runs without chaos-exec (rules.c). */
+bool rule_needs_exec(const struct chaos_rule *r, char *err, size_t errlen);
 
 /* ---- the log (log.c) -------------------------------------------------------------------------- */
 
@@ -165,6 +179,11 @@ enum {
 	FDF_PENDING = 1u << 2, /* an injected connect errno waits in SO_ERROR */
 	FDF_PEER = 1u << 3,    /* peer is known */
 	FDF_STEERED = 1u << 4, /* an injected connect failure is in flight on this socket */
+	FDF_GATED = 1u << 5,   /* a gate (gate.h) is attached: timed faults apply */
+	FDF_STALLED = 1u << 6, /* connected to chaos-exec's stall listener, for the peer in
+				* `peer` (getpeername shows the peer) */
+	FDF_ABORTED = 1u << 7, /* we ended its connect (blackhole timeout=): connect again
+				* reports pending_err once */
 };
 
 struct fd_entry {
@@ -177,7 +196,11 @@ struct fd_entry {
 	uint64_t ino;   /* socket inode, to notice an fd reused behind our back */
 	uint64_t bytes; /* payload moved both ways while a rule covered it */
 	struct chaos_dest peer; /* names not stored: looked up when needed */
+	struct epset *ep; /* an epoll fd: the registrations we track in it (epoll.c) */
+	uint32_t tgen;    /* ruleset gen a wait last asked whether timed rules cover it */
 };
+
+struct epset;
 
 struct fd_entry *fd_lookup(int fd); /* NULL if never tracked */
 struct fd_entry *fd_get(int fd);    /* allocates; NULL if fd is out of range */
@@ -186,6 +209,8 @@ void fd_copy(int oldfd, int newfd); /* dup: newfd now refers to what oldfd does 
 void fd_forget_range(unsigned first, unsigned last);
 /* fds carrying FDF_RESET or FDF_PENDING */
 extern int chaos_special_fds;
+/* fds with a gate attached (FDF_GATED) */
+extern int chaos_gated_fds;
 void fd_set_flag(struct fd_entry *e, uint16_t flag);
 void fd_clear_flag(struct fd_entry *e, uint16_t flag);
 
@@ -208,11 +233,51 @@ enum io_verdict {
 	IO_FAIL,     /* return -1 with *err */
 };
 
+struct gate;
+
 struct io_ctx {
 	struct fd_entry *e; /* NULL when the fd is not ours */
 	struct shm_dep *dep; /* where bytes and errors are recorded, or NULL */
+	struct gate *g;      /* timed faults apply to this call (gate.h), or NULL */
 	int err;
 };
+
+/* One send- or recv-like call, as the hooks received it: io_call() runs the whole slow path
+ * (io_before, the gate, the real call with at most some bytes, io_after). */
+enum io_fn {
+	IOF_RECV,
+	IOF_RECV_CHK,
+	IOF_RECVFROM,
+	IOF_RECVFROM_CHK,
+	IOF_RECVMSG,
+	IOF_READ,
+	IOF_READ_CHK,
+	IOF_READV,
+	IOF_SEND,
+	IOF_SENDTO,
+	IOF_SENDMSG,
+	IOF_WRITE,
+	IOF_WRITEV,
+};
+
+struct io_op {
+	enum io_fn fn;
+	int fd;
+	int flags;                  /* MSG_* (0 for read/write) */
+	void *buf;                  /* the buffer, the iovec array, or the msghdr */
+	size_t len;                 /* bytes asked for in all */
+	size_t buflen;              /* __*_chk: the buffer's size */
+	int iovcnt;
+	struct sockaddr *from;      /* recvfrom */
+	socklen_t *fromlen;
+	const struct sockaddr *to;  /* sendto, sendmsg */
+	socklen_t tolen;
+};
+
+/* The real call with at most n bytes (n >= op->len: as asked), MSG_* extra added where the
+ * call takes flags. */
+ssize_t io_real(const struct io_op *op, size_t n, int extra);
+ssize_t io_call(const struct io_op *op);
 
 /* Before a send/recv-like call on fd.  to: an explicit destination (sendto), or NULL.
  * *len may be lowered (reset bytes=N lets N bytes through first). */
@@ -235,6 +300,9 @@ ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
 ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 		       struct sockaddr *from, socklen_t *fromlen);
 ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *sigmask,
+		size_t fdslen);
 
 /* What the fast path checks before anything else: nothing armed, nothing pending. */
 static inline bool io_fast(void)

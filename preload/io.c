@@ -15,6 +15,7 @@
 
 #include "deps.h"
 #include "errnos.h"
+#include "gate.h"
 #include "internal.h"
 
 size_t iov_total(const struct iovec *iov, int cnt)
@@ -105,8 +106,9 @@ static bool fd_covered(int fd, struct fd_entry *e, const struct ruleset *set)
 	return __atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FDF_MATCH;
 }
 
-enum io_verdict io_before(int fd, enum chaos_call call, const char *fn, const struct sockaddr *to,
-			  socklen_t tolen, size_t *len, struct io_ctx *c)
+static enum io_verdict io_decide(int fd, enum chaos_call call, const char *fn,
+				 const struct sockaddr *to, socklen_t tolen, size_t *len,
+				 struct io_ctx *c)
 {
 	const char *names[NAMES_PER_ADDR];
 	struct chaos_dest d;
@@ -114,6 +116,7 @@ enum io_verdict io_before(int fd, enum chaos_call call, const char *fn, const st
 
 	c->e = NULL;
 	c->dep = NULL;
+	c->g = NULL;
 	c->err = 0;
 	if (chaos_busy)
 		return IO_PASS;
@@ -172,6 +175,9 @@ enum io_verdict io_before(int fd, enum chaos_call call, const char *fn, const st
 
 	for (size_t i = 0; i < set->n; i++) {
 		const struct prule *p = &set->rules[i];
+		if (p->r.action != CHAOS_ACT_REFUSE && p->r.action != CHAOS_ACT_ERROR &&
+		    p->r.action != CHAOS_ACT_RESET)
+			continue; /* faults in time are the gate's (gate.c) */
 		if (!(rule_calls(&p->r, d.proto) & call) || !chaos_target_match(&p->r.target, &d))
 			continue;
 		if (p->r.action == CHAOS_ACT_RESET && e->bytes < p->r.bytes) {
@@ -215,6 +221,28 @@ enum io_verdict io_before(int fd, enum chaos_call call, const char *fn, const st
 	return IO_PASS;
 }
 
+enum io_verdict io_before(int fd, enum chaos_call call, const char *fn, const struct sockaddr *to,
+			  socklen_t tolen, size_t *len, struct io_ctx *c)
+{
+	enum io_verdict v = io_decide(fd, call, fn, to, tolen, len, c);
+	struct fd_entry *e = c->e;
+	if (v != IO_PASS || !e || chaos_busy || e->proto != CHAOS_PROTO_TCP)
+		return v;
+	const struct ruleset *set = rules_get();
+	if (!set->timed && !(__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FDF_GATED))
+		return v;
+	struct gate *g = gate_for(fd, e, set);
+	if (!g)
+		return v;
+	if (g->gen != set->gen && gate_lock(g)) {
+		gate_rules(fd, e, g, set, chaos_now_ns());
+		gate_unlock(g);
+	}
+	if (gate_busy(g, 0))
+		c->g = g;
+	return v;
+}
+
 ssize_t io_after(enum chaos_call call, int flags, ssize_t ret, struct io_ctx *c)
 {
 	struct fd_entry *e = c->e;
@@ -251,4 +279,115 @@ ssize_t io_fail(const struct io_ctx *c, int flags)
 	}
 	errno = c->err;
 	return -1;
+}
+
+/* ---- one call, whatever the hook ---------------------------------------------------------- */
+
+/* iov shifted by off bytes and cut to n (into out, room for cnt) */
+static int iov_window(const struct iovec *iov, int cnt, size_t off, size_t n, struct iovec *out)
+{
+	int k = 0;
+	for (int i = 0; i < cnt && n > 0; i++) {
+		size_t l = iov[i].iov_len;
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		out[k].iov_base = (char *)iov[i].iov_base + off;
+		out[k].iov_len = l - off < n ? l - off : n;
+		n -= out[k].iov_len;
+		off = 0;
+		k++;
+	}
+	return k;
+}
+
+__attribute__((noinline)) static ssize_t real_vec(const struct io_op *op, size_t off, size_t n,
+						   int fl)
+{
+	struct iovec v[IOV_MAX];
+	if (op->fn == IOF_READV || op->fn == IOF_WRITEV) {
+		int k = iov_window(op->buf, op->iovcnt, off, n, v);
+		return op->fn == IOF_READV ? real_readv(op->fd, v, k) : real_writev(op->fd, v, k);
+	}
+	struct msghdr *msg = op->buf, m = *msg;
+	m.msg_iov = v;
+	m.msg_iovlen = (size_t)iov_window(msg->msg_iov, (int)msg->msg_iovlen, off, n, v);
+	if (op->fn == IOF_SENDMSG)
+		return real_sendmsg(op->fd, &m, fl);
+	ssize_t r = real_recvmsg(op->fd, &m, fl);
+	msg->msg_namelen = m.msg_namelen;
+	msg->msg_controllen = m.msg_controllen;
+	msg->msg_flags = m.msg_flags;
+	return r;
+}
+
+ssize_t io_real_at(const struct io_op *op, size_t off, size_t n, int extra)
+{
+	size_t left = op->len > off ? op->len - off : 0;
+	if (n > left)
+		n = left;
+	bool whole = off == 0 && n == op->len;
+	int fl = op->flags | extra, fd = op->fd;
+	char *b = (char *)op->buf + off;
+	switch (op->fn) {
+	case IOF_RECV:
+		return real_recv(fd, b, n, fl);
+	case IOF_RECV_CHK:
+		return real___recv_chk(fd, b, n, op->buflen - off, fl);
+	case IOF_RECVFROM:
+		return real_recvfrom(fd, b, n, fl, op->from, op->fromlen);
+	case IOF_RECVFROM_CHK:
+		return real___recvfrom_chk(fd, b, n, op->buflen - off, fl, op->from, op->fromlen);
+	case IOF_READ:
+		return real_read(fd, b, n);
+	case IOF_READ_CHK:
+		return real___read_chk(fd, b, n, op->buflen - off);
+	case IOF_SEND:
+		return real_send(fd, b, n, fl);
+	case IOF_SENDTO:
+		return real_sendto(fd, b, n, fl, op->to, op->tolen);
+	case IOF_WRITE:
+		return real_write(fd, b, n);
+	case IOF_READV:
+		return whole ? real_readv(fd, op->buf, op->iovcnt) : real_vec(op, off, n, fl);
+	case IOF_WRITEV:
+		return whole ? real_writev(fd, op->buf, op->iovcnt) : real_vec(op, off, n, fl);
+	case IOF_RECVMSG:
+		return whole ? real_recvmsg(fd, op->buf, fl) : real_vec(op, off, n, fl);
+	case IOF_SENDMSG:
+		return whole ? real_sendmsg(fd, op->buf, fl) : real_vec(op, off, n, fl);
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+ssize_t io_real(const struct io_op *op, size_t n, int extra)
+{
+	return io_real_at(op, 0, n, extra);
+}
+
+static const char *const io_names[] = {
+	[IOF_RECV] = "recv",	       [IOF_RECV_CHK] = "recv",	  [IOF_RECVFROM] = "recvfrom",
+	[IOF_RECVFROM_CHK] = "recvfrom", [IOF_RECVMSG] = "recvmsg", [IOF_READ] = "read",
+	[IOF_READ_CHK] = "read",       [IOF_READV] = "readv",	  [IOF_SEND] = "send",
+	[IOF_SENDTO] = "sendto",       [IOF_SENDMSG] = "sendmsg", [IOF_WRITE] = "write",
+	[IOF_WRITEV] = "writev",
+};
+
+ssize_t io_call(const struct io_op *op)
+{
+	bool out = op->fn >= IOF_SEND;
+	enum chaos_call call = out ? CALL_SEND : CALL_RECV;
+	struct io_ctx c;
+	size_t len = op->len;
+	if (io_before(op->fd, call, io_names[op->fn], out ? op->to : NULL, out ? op->tolen : 0,
+		      &len, &c) == IO_FAIL)
+		return io_fail(&c, op->flags);
+	ssize_t r;
+	if (c.g)
+		r = out ? gate_send(op, &c, len) : gate_recv(op, &c, len);
+	else
+		r = io_real(op, len, 0);
+	return io_after(call, op->flags, r, &c);
 }

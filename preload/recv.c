@@ -7,65 +7,55 @@
 
 EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
-	struct io_ctx c;
 	if (io_fast())
 		return real_recv(fd, buf, len, flags);
 	CHAOS_INIT();
-	if (io_before(fd, CALL_RECV, "recv", NULL, 0, &len, &c) == IO_FAIL)
-		return io_fail(&c, flags);
-	return io_after(CALL_RECV, flags, real_recv(fd, buf, len, flags), &c);
+	struct io_op op = { .fn = IOF_RECV, .fd = fd, .buf = buf, .len = len, .flags = flags };
+	return io_call(&op);
 }
 
 EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
-	struct io_ctx c;
-	if (io_fast())
-		return real___recv_chk(fd, buf, len, buflen, flags);
+	if (io_fast() || len > buflen)
+		return real___recv_chk(fd, buf, len, buflen, flags); /* (an overflow aborts there) */
 	CHAOS_INIT();
-	if (io_before(fd, CALL_RECV, "recv", NULL, 0, &len, &c) == IO_FAIL)
-		return io_fail(&c, flags);
-	return io_after(CALL_RECV, flags, real___recv_chk(fd, buf, len, buflen, flags), &c);
+	struct io_op op = { .fn = IOF_RECV_CHK, .fd = fd, .buf = buf, .len = len, .buflen = buflen,
+			    .flags = flags };
+	return io_call(&op);
 }
 
 EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
 			socklen_t *fromlen)
 {
-	struct io_ctx c;
 	if (io_fast())
 		return real_recvfrom(fd, buf, len, flags, from, fromlen);
 	CHAOS_INIT();
-	if (io_before(fd, CALL_RECV, "recvfrom", NULL, 0, &len, &c) == IO_FAIL)
-		return io_fail(&c, flags);
-	return io_after(CALL_RECV, flags, real_recvfrom(fd, buf, len, flags, from, fromlen), &c);
+	struct io_op op = { .fn = IOF_RECVFROM, .fd = fd, .buf = buf, .len = len, .flags = flags,
+			    .from = from, .fromlen = fromlen };
+	return io_call(&op);
 }
 
 EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 			      struct sockaddr *from, socklen_t *fromlen)
 {
-	struct io_ctx c;
-	if (io_fast())
+	if (io_fast() || len > buflen)
 		return real___recvfrom_chk(fd, buf, len, buflen, flags, from, fromlen);
 	CHAOS_INIT();
-	if (io_before(fd, CALL_RECV, "recvfrom", NULL, 0, &len, &c) == IO_FAIL)
-		return io_fail(&c, flags);
-	return io_after(CALL_RECV, flags,
-			real___recvfrom_chk(fd, buf, len, buflen, flags, from, fromlen), &c);
+	struct io_op op = { .fn = IOF_RECVFROM_CHK, .fd = fd, .buf = buf, .len = len,
+			    .buflen = buflen, .flags = flags, .from = from, .fromlen = fromlen };
+	return io_call(&op);
 }
 
 EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	struct io_ctx c;
 	if (io_fast())
 		return real_recvmsg(fd, msg, flags);
 	CHAOS_INIT();
 	if (!msg || msg->msg_iovlen > IOV_MAX)
 		return real_recvmsg(fd, msg, flags);
-	size_t total = iov_total(msg->msg_iov, (int)msg->msg_iovlen), len = total;
-	if (io_before(fd, CALL_RECV, "recvmsg", NULL, 0, &len, &c) == IO_FAIL)
-		return io_fail(&c, flags);
-	if (len == total)
-		return io_after(CALL_RECV, flags, real_recvmsg(fd, msg, flags), &c);
-	return io_after(CALL_RECV, flags, clamped_msg(fd, msg, flags, len, false), &c);
+	struct io_op op = { .fn = IOF_RECVMSG, .fd = fd, .buf = msg, .flags = flags,
+			    .len = iov_total(msg->msg_iov, (int)msg->msg_iovlen) };
+	return io_call(&op);
 }
 
 EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,

@@ -18,6 +18,7 @@
 static struct ruleset empty_set = { .gen = 1 };
 struct ruleset *chaos_rules = &empty_set;
 int chaos_io_armed;
+int chaos_waits_armed;
 
 uint64_t chaos_seed;
 
@@ -32,24 +33,63 @@ unsigned rule_calls(const struct chaos_rule *r, enum chaos_proto proto)
 void io_armed_update(void)
 {
 	const struct ruleset *set = rules_get();
+	int gated = __atomic_load_n(&chaos_gated_fds, __ATOMIC_RELAXED) > 0;
 	int armed = set->io || __atomic_load_n(&chaos_special_fds, __ATOMIC_RELAXED) > 0 ||
-		    deps_recording();
+		    gated || deps_recording();
 	__atomic_store_n(&chaos_io_armed, armed, __ATOMIC_RELAXED);
+	__atomic_store_n(&chaos_waits_armed, set->timed || gated, __ATOMIC_RELAXED);
 }
 
 static void publish(struct ruleset *set)
 {
 	set->on_any = 0;
 	set->io = false;
+	set->timed = false;
+	set->close_delay = false;
 	for (size_t i = 0; i < set->n; i++) {
 		const struct chaos_rule *r = &set->rules[i].r;
 		set->on_any |= r->on;
+		switch (r->action) {
+		case CHAOS_ACT_DELAY:
+		case CHAOS_ACT_BANDWIDTH:
+		case CHAOS_ACT_SLICE:
+		case CHAOS_ACT_STALL:
+			set->timed = true;
+			break;
+		case CHAOS_ACT_CLOSE_DELAY:
+			set->close_delay = true;
+			break;
+		default:
+			break;
+		}
 		if (rule_calls(r, CHAOS_PROTO_TCP) & CHAOS_ON_IO ||
 		    rule_calls(r, CHAOS_PROTO_UDP) & CHAOS_ON_IO)
 			set->io = true;
 	}
 	__atomic_store_n(&chaos_rules, set, __ATOMIC_RELEASE);
 	io_armed_update();
+}
+
+bool rule_needs_exec(const struct chaos_rule *r, char *err, size_t errlen)
+{
+	const char *what = NULL;
+	switch (r->action) {
+	case CHAOS_ACT_BLACKHOLE:
+		what = "blackhole steers the connect to a listener chaos-exec keeps, whose full "
+		       "queue drops SYNs";
+		break;
+	case CHAOS_ACT_STALL:
+		what = "stall steers the connect to a listener chaos-exec keeps, which accepts and "
+		       "never answers";
+		break;
+	case CHAOS_ACT_CLOSE_DELAY:
+		what = "close-delay hands the socket to chaos-exec, which closes it later";
+		break;
+	default:
+		return false;
+	}
+	snprintf(err, errlen, "%s: it needs chaos-exec (the library was loaded without it)", what);
+	return true;
 }
 
 static struct ruleset *set_alloc(size_t n)
@@ -105,6 +145,10 @@ void rules_load_env(const char *text, uint64_t seed, uint64_t epoch_ns)
 				bad++;
 			} else if (chaos_rule_supported(&pr->r, CHAOS_FE_PRELOAD, err, sizeof(err)) <
 				   0) {
+				chaos_warn("rule '%s': %s: rule ignored", line, err);
+				bad++;
+			} else if (rule_needs_exec(&pr->r, err, sizeof(err))) {
+				/* (rules_load_env runs only when there is no chaos-exec area) */
 				chaos_warn("rule '%s': %s: rule ignored", line, err);
 				bad++;
 			} else {
@@ -191,6 +235,11 @@ const struct prule *rules_fire(const struct ruleset *set, enum chaos_call call,
 	uint64_t now = 0;
 	for (size_t i = 0; i < set->n; i++) {
 		const struct prule *p = &set->rules[i];
+		if (p->r.action != CHAOS_ACT_REFUSE && p->r.action != CHAOS_ACT_ERROR &&
+		    p->r.action != CHAOS_ACT_RESET && p->r.action != CHAOS_ACT_BLACKHOLE)
+			continue; /* faults in time add to the call, they do not decide it (gate.c) */
+		if (p->r.action == CHAOS_ACT_BLACKHOLE && d->proto != CHAOS_PROTO_TCP)
+			continue; /* a TCP handshake is what goes unanswered */
 		if (!(rule_calls(&p->r, d->proto) & call))
 			continue;
 		if (p->r.target.kind == CHAOS_HOST_NAME && !names_for(d))

@@ -12,65 +12,51 @@
 
 EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
-	struct io_ctx c;
 	if (io_fast())
 		return real_read(fd, buf, len);
 	CHAOS_INIT();
-	if (io_before(fd, CALL_RECV, "read", NULL, 0, &len, &c) == IO_FAIL)
-		return io_fail(&c, 0);
-	return io_after(CALL_RECV, 0, real_read(fd, buf, len), &c);
+	struct io_op op = { .fn = IOF_READ, .fd = fd, .buf = buf, .len = len };
+	return io_call(&op);
 }
 
 EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
-	struct io_ctx c;
-	if (io_fast())
-		return real___read_chk(fd, buf, len, buflen);
+	if (io_fast() || len > buflen)
+		return real___read_chk(fd, buf, len, buflen); /* (an overflow aborts there) */
 	CHAOS_INIT();
-	if (io_before(fd, CALL_RECV, "read", NULL, 0, &len, &c) == IO_FAIL)
-		return io_fail(&c, 0);
-	return io_after(CALL_RECV, 0, real___read_chk(fd, buf, len, buflen), &c);
+	struct io_op op = { .fn = IOF_READ_CHK, .fd = fd, .buf = buf, .len = len, .buflen = buflen };
+	return io_call(&op);
 }
 
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-	struct io_ctx c;
 	if (io_fast())
 		return real_readv(fd, iov, cnt);
 	CHAOS_INIT();
 	if (cnt < 0 || cnt > IOV_MAX || !iov)
 		return real_readv(fd, iov, cnt);
-	size_t total = iov_total(iov, cnt), len = total;
-	if (io_before(fd, CALL_RECV, "readv", NULL, 0, &len, &c) == IO_FAIL)
-		return io_fail(&c, 0);
-	if (len == total)
-		return io_after(CALL_RECV, 0, real_readv(fd, iov, cnt), &c);
-	return io_after(CALL_RECV, 0, clamped_rwv(fd, iov, cnt, len, false), &c);
+	struct io_op op = { .fn = IOF_READV, .fd = fd, .buf = (void *)iov, .iovcnt = cnt,
+			    .len = iov_total(iov, cnt) };
+	return io_call(&op);
 }
 
 EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
-	struct io_ctx c;
 	if (io_fast())
 		return real_write(fd, buf, len);
 	CHAOS_INIT();
-	if (io_before(fd, CALL_SEND, "write", NULL, 0, &len, &c) == IO_FAIL)
-		return io_fail(&c, 0);
-	return io_after(CALL_SEND, 0, real_write(fd, buf, len), &c);
+	struct io_op op = { .fn = IOF_WRITE, .fd = fd, .buf = (void *)buf, .len = len };
+	return io_call(&op);
 }
 
 EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-	struct io_ctx c;
 	if (io_fast())
 		return real_writev(fd, iov, cnt);
 	CHAOS_INIT();
 	if (cnt < 0 || cnt > IOV_MAX || !iov)
 		return real_writev(fd, iov, cnt);
-	size_t total = iov_total(iov, cnt), len = total;
-	if (io_before(fd, CALL_SEND, "writev", NULL, 0, &len, &c) == IO_FAIL)
-		return io_fail(&c, 0);
-	if (len == total)
-		return io_after(CALL_SEND, 0, real_writev(fd, iov, cnt), &c);
-	return io_after(CALL_SEND, 0, clamped_rwv(fd, iov, cnt, len, true), &c);
+	struct io_op op = { .fn = IOF_WRITEV, .fd = fd, .buf = (void *)iov, .iovcnt = cnt,
+			    .len = iov_total(iov, cnt) };
+	return io_call(&op);
 }

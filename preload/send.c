@@ -7,43 +7,36 @@
 
 EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
-	struct io_ctx c;
 	if (io_fast())
 		return real_send(fd, buf, len, flags);
 	CHAOS_INIT();
-	if (io_before(fd, CALL_SEND, "send", NULL, 0, &len, &c) == IO_FAIL)
-		return io_fail(&c, flags);
-	return io_after(CALL_SEND, flags, real_send(fd, buf, len, flags), &c);
+	struct io_op op = { .fn = IOF_SEND, .fd = fd, .buf = (void *)buf, .len = len,
+			    .flags = flags };
+	return io_call(&op);
 }
 
 EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
 		      socklen_t tolen)
 {
-	struct io_ctx c;
 	if (io_fast())
 		return real_sendto(fd, buf, len, flags, to, tolen);
 	CHAOS_INIT();
-	if (io_before(fd, CALL_SEND, "sendto", to, tolen, &len, &c) == IO_FAIL)
-		return io_fail(&c, flags);
-	return io_after(CALL_SEND, flags, real_sendto(fd, buf, len, flags, to, tolen), &c);
+	struct io_op op = { .fn = IOF_SENDTO, .fd = fd, .buf = (void *)buf, .len = len,
+			    .flags = flags, .to = to, .tolen = tolen };
+	return io_call(&op);
 }
 
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	struct io_ctx c;
 	if (io_fast())
 		return real_sendmsg(fd, msg, flags);
 	CHAOS_INIT();
 	if (!msg || msg->msg_iovlen > IOV_MAX)
 		return real_sendmsg(fd, msg, flags);
-	size_t total = iov_total(msg->msg_iov, (int)msg->msg_iovlen), len = total;
-	if (io_before(fd, CALL_SEND, "sendmsg", msg->msg_name, msg->msg_namelen, &len, &c) ==
-	    IO_FAIL)
-		return io_fail(&c, flags);
-	if (len == total)
-		return io_after(CALL_SEND, flags, real_sendmsg(fd, msg, flags), &c);
-	return io_after(CALL_SEND, flags, clamped_msg(fd, (struct msghdr *)msg, flags, len, true),
-			&c);
+	struct io_op op = { .fn = IOF_SENDMSG, .fd = fd, .buf = (void *)msg, .flags = flags,
+			    .len = iov_total(msg->msg_iov, (int)msg->msg_iovlen),
+			    .to = msg->msg_name, .tolen = msg->msg_namelen };
+	return io_call(&op);
 }
 
 EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)

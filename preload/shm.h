@@ -18,7 +18,7 @@
 
 #include "rule.h"
 
-#define CHAOS_SHM_MAGIC 0x31534843u /* "CHS1" */
+#define CHAOS_SHM_MAGIC 0x32534843u /* "CHS2" */
 #define CHAOS_SHM_SLOTS 256u        /* processes in one tree */
 #define CHAOS_SHM_DEPS 1024u        /* dependency records */
 
@@ -41,6 +41,20 @@ struct shm_header {
 	uint64_t off_slots;   /* CHAOS_SHM_SLOTS slots of slot_size bytes */
 	uint64_t slot_size;
 	uint64_t total_size;
+	/* The outage endpoints chaos-exec keeps for the library (ports in host order, 0: none).
+	 * sink: a listener whose accept queue is full, so the kernel drops every SYN (blackhole);
+	 * stall: a listener that accepts and never reads or writes (stall).  hold: an abstract
+	 * unix datagram socket to which a process hands a socket (SCM_RIGHTS) with the time to
+	 * close it (close-delay), as struct shm_hold. */
+	uint16_t sink_port4, sink_port6;
+	uint16_t stall_port4, stall_port6;
+	uint32_t pad;
+	char hold_name[64]; /* abstract address, without the leading NUL; "" when none */
+};
+
+/* What a process sends to the hold socket, with one fd in SCM_RIGHTS. */
+struct shm_hold {
+	uint64_t close_ns; /* CLOCK_MONOTONIC time to close the fd at */
 };
 
 /* A rule id's text and counters.  Written once by chaos-exec before any slot lists the id. */

@@ -13,8 +13,8 @@ check "bad rule message" "chaos-exec: --fault 'redis:abc refuse': port 'abc' is 
 run_rc "$CHAOS_EXEC" -f 'db.local:5432 refuse' -f 'db.local explode' -- touch "$T/ran"
 check "second bad rule" 2 "$RC"
 check_match "unknown action" "^chaos-exec: --fault 'db.local explode': unknown action 'explode'" "$OUT"
-run_rc "$CHAOS_EXEC" -f 'db.local stall' -- touch "$T/ran"
-check "unsupported action" "chaos-exec: --fault 'db.local stall': stall is not supported by the preload library yet" "$OUT"
+run_rc "$CHAOS_EXEC" -f 'db.local loss=0.1' -- touch "$T/ran"
+check "unsupported action" "chaos-exec: --fault 'db.local loss=0.1': loss= drops packets, which only the kernel can do: use chaos-attach" "$OUT"
 run_rc "$CHAOS_EXEC" -f 'db.local loss=0.1' -- true
 check_match "loss is eBPF only" "loss= drops packets, which only the kernel can do: use chaos-attach" "$OUT"
 [ ! -e "$T/ran" ] || fail "the command ran despite a bad rule"

@@ -117,8 +117,8 @@ scenario js "" ECONNREFUSED
 start_service c2 "$NETPROBE" serve 127.0.0.1 "$PORT"
 run_rc "$CHAOS_CTL" "$SVC" add 'redis:abc refuse'
 check "bad rule" "2|chaos-ctl: rule 'redis:abc refuse': port 'abc' is not a number" "$RC|$OUT"
-run_rc "$CHAOS_CTL" "$SVC" add 'db.local stall'
-check "unsupported rule" "2|chaos-ctl: rule 'db.local stall': stall is not supported by the preload library yet" "$RC|$OUT"
+run_rc "$CHAOS_CTL" "$SVC" add 'db.local loss=0.1'
+check "unsupported rule" "2|chaos-ctl: rule 'db.local loss=0.1': loss= drops packets, which only the kernel can do: use chaos-attach" "$RC|$OUT"
 run_rc "$CHAOS_CTL" "$SVC" add "$R" 'x:1 nonsense'
 check "all or none" "0" "$("$CHAOS_CTL" --json "$SVC" show | json 'len(j["rules"])')"
 run_rc "$CHAOS_CTL" "$SVC" remove 99

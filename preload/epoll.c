@@ -1,0 +1,566 @@
+/* epoll.c -- epoll_ctl(2), epoll_wait(2), epoll_pwait(2), epoll_pwait2(2): readiness that tells
+ * the truth about faults in time, edge-triggered and one-shot registrations included
+ *
+ * The kernel keeps the semantics (level or edge, EPOLLONESHOT); we only decide when it may
+ * report a gated socket.  Registrations of outgoing TCP sockets are tracked per epoll fd (an
+ * epset); once a socket has a gate (gate.h), its registration carries our tag as data, so an
+ * event for it is recognised, judged by its gate and handed to the program with the program's
+ * own data.  An event that must be held back is dropped, and:
+ *   - a level-triggered registration is masked (EPOLL_CTL_MOD without the held bits; as an
+ *     edge-triggered one while an error or hang-up is held, which epoll reports whatever was
+ *     asked) so the kernel does not report it again and again;
+ *   - an edge-triggered one needs nothing (the kernel reports the next arrival by itself, and
+ *     we time it), and a one-shot one was disarmed by the kernel as it reported;
+ * and when it is due, the registration is modified back to what the program asked for, which
+ * makes the kernel look at the socket again and report it if it is ready, as it would have.
+ * The wait never sleeps past the next moment a held registration of its set changes, nor past
+ * the caller's time-out.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "gate.h"
+#include "units.h"
+
+struct epreg {
+	int fd;               /* -1: empty slot */
+	uint32_t app_events;  /* what the program asked for */
+	uint64_t app_data;
+	uint32_t kern_events; /* what the kernel has now (tagged registrations) */
+	uint8_t tagged;       /* the kernel has our tag as the data */
+	uint8_t fired;        /* EPOLLONESHOT: delivered, disarmed until the program re-arms */
+	uint8_t held;         /* its gate has something pending: look at it on each wait */
+	uint8_t dropped;      /* an event of it was held back: modify it back when due */
+};
+
+struct epset {
+	uint64_t lock;
+	int epfd;             /* -1 once closed */
+	uint32_t cap, count;  /* open addressing on fd; cap is a power of two */
+	uint32_t ntagged, nheld;
+	uint32_t gen;         /* ruleset generation looked at for rules added live */
+	struct epreg *regs;
+	struct epset *next;
+};
+
+static struct epset *all_sets;
+static uint64_t all_lock;
+static uint64_t tag_base;
+
+/* Our tag: high bit set (no pointer or fd has it), 31 random bits, the fd. */
+static uint64_t tag_of(int fd)
+{
+	uint64_t base = __atomic_load_n(&tag_base, __ATOMIC_RELAXED);
+	if (!base) {
+		uint32_t r = 0;
+		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+			r = (uint32_t)chaos_now_ns();
+		base = (0x80000000ULL | (r & 0x7fffffffu)) << 32;
+		uint64_t expected = 0;
+		if (!__atomic_compare_exchange_n(&tag_base, &expected, base, false,
+						 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			base = expected;
+	}
+	return base | (uint32_t)fd;
+}
+
+static bool is_tag(uint64_t data)
+{
+	uint64_t base = __atomic_load_n(&tag_base, __ATOMIC_RELAXED);
+	return base && (data & 0xffffffff00000000ULL) == base;
+}
+
+/* ---- the registrations of one epoll fd ------------------------------------------------------- */
+
+static struct epreg *reg_find(struct epset *s, int fd)
+{
+	if (!s->cap)
+		return NULL;
+	for (uint32_t i = 0; i < s->cap; i++) {
+		struct epreg *r = &s->regs[((uint32_t)fd * 2654435761u + i) & (s->cap - 1)];
+		if (r->fd == fd)
+			return r;
+		if (r->fd == -1)
+			return NULL;
+	}
+	return NULL;
+}
+
+static void reg_clear(struct epset *s, struct epreg *r)
+{
+	if (r->tagged)
+		s->ntagged--;
+	if (r->held)
+		s->nheld--;
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+}
+
+/* Remove r, keeping the probe chains of the others whole. */
+static void reg_remove(struct epset *s, struct epreg *r)
+{
+	reg_clear(s, r);
+	s->count--;
+	uint32_t i = (uint32_t)(r - s->regs);
+	for (uint32_t j = (i + 1) & (s->cap - 1); s->regs[j].fd != -1; j = (j + 1) & (s->cap - 1)) {
+		struct epreg moved = s->regs[j];
+		s->regs[j].fd = -1;
+		struct epreg *to = NULL;
+		for (uint32_t k = 0; k < s->cap; k++) {
+			struct epreg *c = &s->regs[((uint32_t)moved.fd * 2654435761u + k) &
+						   (s->cap - 1)];
+			if (c->fd == -1) {
+				to = c;
+				break;
+			}
+		}
+		*to = moved;
+	}
+}
+
+static struct epreg *reg_insert(struct epset *s, int fd)
+{
+	struct epreg *r = reg_find(s, fd);
+	if (r)
+		return r;
+	if ((s->count + 1) * 2 > s->cap) {
+		uint32_t cap = s->cap ? s->cap * 2 : 16;
+		struct epreg *fresh = malloc(cap * sizeof(*fresh));
+		if (!fresh)
+			return NULL;
+		for (uint32_t i = 0; i < cap; i++)
+			fresh[i].fd = -1;
+		struct epreg *old = s->regs;
+		uint32_t oldcap = s->cap;
+		s->regs = fresh;
+		s->cap = cap;
+		for (uint32_t i = 0; i < oldcap; i++) {
+			if (old[i].fd == -1)
+				continue;
+			for (uint32_t k = 0; k < cap; k++) {
+				struct epreg *c =
+					&fresh[((uint32_t)old[i].fd * 2654435761u + k) & (cap - 1)];
+				if (c->fd == -1) {
+					*c = old[i];
+					break;
+				}
+			}
+		}
+		free(old);
+	}
+	for (uint32_t k = 0; k < s->cap; k++) {
+		r = &s->regs[((uint32_t)fd * 2654435761u + k) & (s->cap - 1)];
+		if (r->fd == -1) {
+			memset(r, 0, sizeof(*r));
+			r->fd = fd;
+			s->count++;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+static struct epset *epset_of(int epfd, bool create)
+{
+	struct fd_entry *e = create ? fd_get(epfd) : fd_lookup(epfd);
+	if (!e)
+		return NULL;
+	struct epset *s = __atomic_load_n(&e->ep, __ATOMIC_ACQUIRE);
+	if (s || !create)
+		return s && s->epfd == epfd ? s : NULL;
+	/* a set closed before is reused; else a new one joins the list for good */
+	chaos_lock(&all_lock);
+	for (s = all_sets; s; s = s->next)
+		if (s->epfd == -1)
+			break;
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s) {
+			chaos_unlock(&all_lock);
+			return NULL;
+		}
+		s->next = all_sets;
+		__atomic_store_n(&all_sets, s, __ATOMIC_RELEASE);
+	}
+	s->gen = rules_get()->gen;
+	__atomic_store_n(&s->epfd, epfd, __ATOMIC_RELEASE);
+	chaos_unlock(&all_lock);
+	struct epset *expected = NULL;
+	if (!__atomic_compare_exchange_n(&e->ep, &expected, s, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		s->epfd = -1;
+		return expected;
+	}
+	return s;
+}
+
+/* The epoll fd is closed (fdtable.c): its set is free for the next one. */
+void epoll_fd_closed(struct epset *s);
+void epoll_fd_closed(struct epset *s)
+{
+	if (!chaos_lock(&s->lock))
+		return;
+	for (uint32_t i = 0; i < s->cap; i++)
+		s->regs[i].fd = -1;
+	s->count = s->ntagged = s->nheld = 0;
+	__atomic_store_n(&s->epfd, -1, __ATOMIC_RELEASE);
+	chaos_unlock(&s->lock);
+}
+
+static int kernel_mod(struct epset *s, struct epreg *r, uint32_t events, bool tagged)
+{
+	struct epoll_event ev = { .events = events };
+	ev.data.u64 = tagged ? tag_of(r->fd) : r->app_data;
+	int saved = errno;
+	int rc = real_epoll_ctl(s->epfd, EPOLL_CTL_MOD, r->fd, &ev);
+	errno = saved;
+	if (rc == 0) {
+		r->kern_events = events;
+		if (tagged && !r->tagged)
+			s->ntagged++;
+		else if (!tagged && r->tagged)
+			s->ntagged--;
+		r->tagged = tagged;
+	}
+	return rc;
+}
+
+/* The gate of fd has something pending that no event will announce (a deadline): its
+ * registrations are looked at on each wait. */
+void epoll_gate_changed(int fd)
+{
+	for (struct epset *s = __atomic_load_n(&all_sets, __ATOMIC_ACQUIRE); s; s = s->next) {
+		if (__atomic_load_n(&s->epfd, __ATOMIC_ACQUIRE) < 0 || !chaos_lock(&s->lock))
+			continue;
+		struct epreg *r = s->epfd >= 0 ? reg_find(s, fd) : NULL;
+		if (r && r->tagged && !r->held) {
+			r->held = 1;
+			s->nheld++;
+		}
+		chaos_unlock(&s->lock);
+	}
+}
+
+void epoll_gate_attached(int fd)
+{
+	for (struct epset *s = __atomic_load_n(&all_sets, __ATOMIC_ACQUIRE); s; s = s->next) {
+		if (__atomic_load_n(&s->epfd, __ATOMIC_ACQUIRE) < 0 || !chaos_lock(&s->lock))
+			continue;
+		struct epreg *r = s->epfd >= 0 ? reg_find(s, fd) : NULL;
+		if (r && !r->tagged && kernel_mod(s, r, r->app_events, true) < 0)
+			reg_remove(s, r); /* not registered there any more */
+		chaos_unlock(&s->lock);
+	}
+}
+
+/* ---- epoll_ctl ------------------------------------------------------------------------------ */
+
+/* Is fd an outgoing TCP socket, whose registrations we track? */
+static bool trackable(int fd)
+{
+	struct fd_entry *e = fd_lookup(fd);
+	if (!e || __atomic_load_n(&e->kind, __ATOMIC_ACQUIRE) == FD_UNKNOWN) {
+		e = fd_get(fd);
+		if (!e)
+			return false;
+		fd_classify(fd, e);
+	}
+	return e->kind == FD_INET && e->proto == CHAOS_PROTO_TCP;
+}
+
+EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	CHAOS_INIT();
+	if (chaos_busy || (!chaos_shm && !rules_get()->n))
+		return real_epoll_ctl(epfd, op, fd, ev);
+	if (op == EPOLL_CTL_DEL) {
+		struct epset *s = epset_of(epfd, false);
+		if (s && chaos_lock(&s->lock)) {
+			struct epreg *r = reg_find(s, fd);
+			if (r)
+				reg_remove(s, r);
+			chaos_unlock(&s->lock);
+		}
+		return real_epoll_ctl(epfd, op, fd, ev);
+	}
+	if ((op != EPOLL_CTL_ADD && op != EPOLL_CTL_MOD) || !ev || (ev->events & EPOLLEXCLUSIVE) ||
+	    !trackable(fd)) {
+		struct epset *s = epset_of(epfd, false);
+		if (s && op == EPOLL_CTL_ADD && chaos_lock(&s->lock)) {
+			struct epreg *r = reg_find(s, fd); /* an fd number used before */
+			if (r)
+				reg_remove(s, r);
+			chaos_unlock(&s->lock);
+		}
+		return real_epoll_ctl(epfd, op, fd, ev);
+	}
+	struct epset *s = epset_of(epfd, true);
+	if (!s || !chaos_lock(&s->lock))
+		return real_epoll_ctl(epfd, op, fd, ev);
+	struct epreg *r = reg_find(s, fd);
+	bool fresh = !r;
+	if (!r)
+		r = reg_insert(s, fd);
+	if (!r) {
+		chaos_unlock(&s->lock);
+		return real_epoll_ctl(epfd, op, fd, ev);
+	}
+	bool tagged = gate_get(fd) != NULL;
+	struct epoll_event kev = *ev;
+	if (tagged)
+		kev.data.u64 = tag_of(fd);
+	int rc = real_epoll_ctl(epfd, op, fd, &kev);
+	int saved = errno;
+	if (rc == 0 || (op == EPOLL_CTL_ADD && saved == EEXIST && fresh)) {
+		/* (EEXIST on a registration we did not know: made before we tracked) */
+		if (rc < 0) {
+			reg_remove(s, r);
+		} else {
+			if (r->held) {
+				r->held = 0;
+				s->nheld--;
+			}
+			if (r->tagged != tagged)
+				s->ntagged += tagged ? 1 : (uint32_t)-1;
+			r->tagged = tagged;
+			r->app_events = ev->events;
+			r->app_data = ev->data.u64;
+			r->kern_events = ev->events;
+			r->fired = 0;
+			r->dropped = 0;
+			if (tagged) {
+				/* whatever its gate has pending is looked at by the waits */
+				r->held = 1;
+				s->nheld++;
+			}
+		}
+	} else if (fresh) {
+		reg_remove(s, r);
+	}
+	chaos_unlock(&s->lock);
+	errno = saved;
+	return rc;
+}
+
+/* ---- the wait ------------------------------------------------------------------------------- */
+
+#define HELD_END (EPOLLERR | EPOLLHUP)
+
+/* What the kernel should have for a registration whose bits `hide` are held back. */
+static uint32_t masked(const struct epreg *r, unsigned hide)
+{
+	uint32_t ev = r->app_events & ~hide;
+	if (hide & HELD_END)
+		ev |= EPOLLET; /* errors and hang-ups are reported whatever was asked: once, then */
+	return ev;
+}
+
+/* Look at the held registrations of the set: let go of what is due, keep masking the rest.
+ * Returns the next time to look (UINT64_MAX: none).  Lock held. */
+static uint64_t look_held(struct epset *s, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+	if (!s->nheld)
+		return next;
+	for (uint32_t i = 0; i < s->cap; i++) {
+		struct epreg *r = &s->regs[i];
+		if (r->fd < 0 || !r->held)
+			continue;
+		struct gate *g = gate_get(r->fd);
+		unsigned h = 0;
+		uint64_t due = 0, watch = 0;
+		if (g && gate_lock(g)) {
+			h = gate_hidden(r->fd, g, now, -1, &due, &watch);
+			gate_unlock(g);
+		}
+		if (!(h & (r->app_events | HELD_END))) {
+			/* nothing held back now: as the program asked, and the kernel looks at the
+			 * socket again (and reports it if it is ready, edge-triggered or not) */
+			if (r->dropped && !r->fired && kernel_mod(s, r, r->app_events, g != NULL) < 0) {
+				reg_remove(s, r); /* not registered there any more */
+				i = (uint32_t)-1; /* (entries moved: start over) */
+				continue;
+			}
+			r->dropped = 0;
+			if (!due) {
+				r->held = 0;
+				s->nheld--;
+				continue;
+			}
+		}
+		bool lt = !(r->app_events & (EPOLLET | EPOLLONESHOT));
+		if (r->dropped && lt && !r->fired && masked(r, h) != r->kern_events)
+			kernel_mod(s, r, masked(r, h), true);
+		if (due && due < next)
+			next = due;
+		if (watch && now + watch < next)
+			next = now + watch;
+	}
+	return next;
+}
+
+/* The events the kernel reported, judged: held ones dropped (and their registrations held),
+ * the rest handed over with the program's data.  Returns how many are left in out. */
+static int judge(struct epset *s, struct epoll_event *out, int n, uint64_t now)
+{
+	int k = 0;
+	if (!chaos_lock(&s->lock)) {
+		for (int i = 0; i < n; i++)
+			if (!is_tag(out[i].data.u64))
+				out[k++] = out[i];
+		return k;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!is_tag(out[i].data.u64)) {
+			out[k++] = out[i];
+			continue;
+		}
+		int fd = (int)(uint32_t)out[i].data.u64;
+		struct epreg *r = reg_find(s, fd);
+		if (!r)
+			continue; /* a registration of a socket that is gone */
+		struct gate *g = gate_get(fd);
+		unsigned h = 0;
+		uint64_t due, watch;
+		if (g && gate_lock(g)) {
+			h = gate_hidden(fd, g, now, (int)(out[i].events & 0xffff), &due, &watch);
+			gate_unlock(g);
+		}
+		uint32_t vis = out[i].events & ~h;
+		if (vis) {
+			out[k].events = vis;
+			out[k].data.u64 = r->app_data;
+			k++;
+			if (r->app_events & EPOLLONESHOT)
+				r->fired = 1;
+		}
+		if (out[i].events & h) {
+			r->dropped = 1;
+			if (!r->held) {
+				r->held = 1;
+				s->nheld++;
+			}
+			bool lt = !(r->app_events & (EPOLLET | EPOLLONESHOT));
+			if (lt && !r->fired)
+				kernel_mod(s, r, masked(r, h), true);
+		}
+	}
+	chaos_unlock(&s->lock);
+	return k;
+}
+
+/* Rules added live: sockets in the set they cover get gates (and so our tag). */
+static void rescan(struct epset *s, const struct ruleset *set)
+{
+	int fds[256];
+	uint32_t n = 0;
+	if (!chaos_lock(&s->lock))
+		return;
+	s->gen = set->gen;
+	for (uint32_t i = 0; i < s->cap && n < 256; i++)
+		if (s->regs[i].fd >= 0 && !s->regs[i].tagged)
+			fds[n++] = s->regs[i].fd;
+	chaos_unlock(&s->lock);
+	for (uint32_t i = 0; i < n; i++) {
+		struct fd_entry *e = fd_lookup(fds[i]);
+		if (e)
+			gate_for(fds[i], e, set);
+	}
+}
+
+static int kernel_wait(int epfd, struct epoll_event *out, int max, uint64_t t,
+		       const sigset_t *sigmask)
+{
+	static int no_pwait2;
+	if (!__atomic_load_n(&no_pwait2, __ATOMIC_RELAXED)) {
+		struct timespec ts = { (time_t)(t / NSEC_PER_SEC), (long)(t % NSEC_PER_SEC) };
+		long r = syscall(SYS_epoll_pwait2, epfd, out, max, t == UINT64_MAX ? NULL : &ts,
+				 sigmask, sigmask ? _NSIG / 8 : 0);
+		if (r >= 0 || errno != ENOSYS)
+			return (int)r;
+		__atomic_store_n(&no_pwait2, 1, __ATOMIC_RELAXED);
+	}
+	int ms = t == UINT64_MAX ? -1 : t / NSEC_PER_MSEC > 0x7fffffff ? 0x7fffffff
+				      : (int)((t + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
+	return real_epoll_pwait(epfd, out, max, ms, sigmask);
+}
+
+/* The wait through the gates; -2: nothing of ours in this set (run the real call). */
+static int gated_wait(int epfd, struct epoll_event *out, int max, uint64_t timeout,
+		      const sigset_t *sigmask)
+{
+	struct epset *s = epset_of(epfd, false);
+	if (!s || max <= 0 || !out)
+		return -2;
+	const struct ruleset *set = rules_get();
+	if (set->timed && s->gen != set->gen)
+		rescan(s, set);
+	if (!__atomic_load_n(&s->ntagged, __ATOMIC_RELAXED))
+		return -2;
+	uint64_t start = chaos_now_ns();
+	uint64_t deadline = timeout == UINT64_MAX ? UINT64_MAX : start + timeout;
+	for (;;) {
+		uint64_t now = chaos_now_ns(), next = deadline;
+		if (chaos_lock(&s->lock)) {
+			uint64_t t = look_held(s, now);
+			chaos_unlock(&s->lock);
+			if (t < next)
+				next = t;
+		}
+		int n = kernel_wait(epfd, out, max, next > now ? next - now : 0, sigmask);
+		if (n < 0)
+			return -1;
+		now = chaos_now_ns();
+		int k = n ? judge(s, out, n, now) : 0;
+		if (k || now >= deadline)
+			return k;
+	}
+}
+
+static bool armed(void)
+{
+	return __atomic_load_n(&chaos_waits_armed, __ATOMIC_RELAXED) &&
+	       __atomic_load_n(&chaos_ready, __ATOMIC_ACQUIRE) && !chaos_busy;
+}
+
+EXPORT int epoll_wait(int epfd, struct epoll_event *out, int max, int timeout)
+{
+	if (likely(!armed()))
+		return real_epoll_wait(epfd, out, max, timeout);
+	CHAOS_INIT();
+	int r = gated_wait(epfd, out, max, timeout < 0 ? UINT64_MAX : (uint64_t)timeout * NSEC_PER_MSEC,
+			   NULL);
+	return r == -2 ? real_epoll_wait(epfd, out, max, timeout) : r;
+}
+
+EXPORT int epoll_pwait(int epfd, struct epoll_event *out, int max, int timeout,
+		       const sigset_t *sigmask)
+{
+	if (likely(!armed()))
+		return real_epoll_pwait(epfd, out, max, timeout, sigmask);
+	CHAOS_INIT();
+	int r = gated_wait(epfd, out, max, timeout < 0 ? UINT64_MAX : (uint64_t)timeout * NSEC_PER_MSEC,
+			   sigmask);
+	return r == -2 ? real_epoll_pwait(epfd, out, max, timeout, sigmask) : r;
+}
+
+EXPORT int epoll_pwait2(int epfd, struct epoll_event *out, int max, const struct timespec *ts,
+			const sigset_t *sigmask)
+{
+	if (likely(!armed()) || (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0)))
+		return (int)syscall(SYS_epoll_pwait2, epfd, out, max, ts, sigmask,
+				    sigmask ? _NSIG / 8 : 0);
+	CHAOS_INIT();
+	uint64_t t = ts ? (uint64_t)ts->tv_sec * NSEC_PER_SEC + (uint64_t)ts->tv_nsec : UINT64_MAX;
+	int r = gated_wait(epfd, out, max, t, sigmask);
+	return r == -2 ? (int)syscall(SYS_epoll_pwait2, epfd, out, max, ts, sigmask,
+				      sigmask ? _NSIG / 8 : 0)
+		       : r;
+}
