@@ -19,11 +19,9 @@ int chaos_preload_supported(const struct chaos_rule *r, char *err, size_t errlen
 	case CHAOS_ACT_STALL:
 	case CHAOS_ACT_BANDWIDTH:
 	case CHAOS_ACT_SLICE:
-		return 0;
+	case CHAOS_ACT_CLOSE_DELAY:
 	case CHAOS_ACT_DNS:
-		if (r->dns != CHAOS_DNS_TIMEOUT)
-			return 0;
-		break;
+		return 0;
 	case CHAOS_ACT_BLACKHOLE:
 	case CHAOS_ACT_DELAY:
 		if (r->target.proto == CHAOS_PROTO_UDP) {
@@ -39,10 +37,10 @@ int chaos_preload_supported(const struct chaos_rule *r, char *err, size_t errlen
 		snprintf(err, errlen,
 			 "loss= drops packets, which only the kernel can do: use chaos-attach");
 		return -ENOTSUP;
-	default:
+	case CHAOS_ACT__COUNT:
 		break;
 	}
 	chaos_rule_describe_action(r, act, sizeof(act));
-	snprintf(err, errlen, "%s is not supported by the preload library yet", act);
+	snprintf(err, errlen, "%s is not supported by the preload library", act);
 	return -ENOTSUP;
 }

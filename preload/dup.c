@@ -18,9 +18,13 @@ EXPORT int dup(int oldfd)
 	return r;
 }
 
+void close_before_replace(int newfd); /* close.c */
+
 EXPORT int dup2(int oldfd, int newfd)
 {
 	CHAOS_INIT();
+	if (oldfd != newfd)
+		close_before_replace(newfd);
 	int r = real_dup2(oldfd, newfd);
 	if (r >= 0 && oldfd != newfd) {
 		log_fd_closed(newfd);
@@ -32,6 +36,8 @@ EXPORT int dup2(int oldfd, int newfd)
 EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	CHAOS_INIT();
+	if (oldfd != newfd)
+		close_before_replace(newfd);
 	int r = real_dup3(oldfd, newfd, flags);
 	if (r >= 0) {
 		log_fd_closed(newfd);

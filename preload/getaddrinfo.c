@@ -1,12 +1,14 @@
 /* getaddrinfo(3): fail lookups of named dependencies, or answer them with a local fake
  *
- * NXDOMAIN is EAI_NONAME and SERVFAIL is EAI_AGAIN, as glibc reports them; dns=ADDRESS answers
+ * NXDOMAIN is EAI_NONAME and SERVFAIL is EAI_AGAIN, as glibc reports them; a time-out hangs as
+ * long as the resolver would, then fails with EAI_AGAIN (resolv.c); dns=ADDRESS answers
  * with that address through the real getaddrinfo (AI_NUMERICHOST), so hints, ports and
  * freeaddrinfo all behave as for any answer.  Every name resolved here is recorded, so a rule
  * naming a host covers every address the host resolved to.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,10 +61,16 @@ EXPORT int getaddrinfo(const char *node, const char *service, const struct addri
 		deps_lookup(node, EAI_NONAME);
 		return EAI_NONAME;
 	case CHAOS_DNS_SERVFAIL:
-	case CHAOS_DNS_TIMEOUT: /* refused by chaos_preload_supported until it is built */
 		dns_log("getaddrinfo", node, p, "EAI_AGAIN");
 		deps_lookup(node, EAI_AGAIN);
 		return EAI_AGAIN;
+	case CHAOS_DNS_TIMEOUT: {
+		char r[64];
+		dns_hang_result(dns_hang(p), "EAI_AGAIN", r, sizeof(r));
+		dns_log("getaddrinfo", node, p, r);
+		deps_lookup(node, EAI_AGAIN);
+		return EAI_AGAIN;
+	}
 	case CHAOS_DNS_ADDRESS:
 		break;
 	}

@@ -1,6 +1,7 @@
 /* gethostbyname.c -- gethostbyname(3), gethostbyname2, and their _r forms
  *
- * NXDOMAIN sets h_errno HOST_NOT_FOUND, SERVFAIL TRY_AGAIN; dns=ADDRESS answers through the
+ * NXDOMAIN sets h_errno HOST_NOT_FOUND, SERVFAIL TRY_AGAIN, a time-out TRY_AGAIN after the
+ * resolver's time-out (resolv.c); dns=ADDRESS answers through the
  * real function with the address as the name, so the result's storage is glibc's own.
  */
 #include <arpa/inet.h>
@@ -75,6 +76,21 @@ static const char *herr_name(int herr)
 	return "NO_RECOVERY";
 }
 
+/* A failed lookup: dns=timeout hangs first, as the resolver would. */
+static void log_failure(const char *call, const char *name, const struct prule *p)
+{
+	int herr = p->r.dns == CHAOS_DNS_NXDOMAIN ? HOST_NOT_FOUND
+		   : p->r.dns == CHAOS_DNS_ADDRESS ? NO_DATA
+						   : TRY_AGAIN;
+	if (p->r.dns == CHAOS_DNS_TIMEOUT) {
+		char r[64];
+		dns_hang_result(dns_hang(p), "TRY_AGAIN", r, sizeof(r));
+		dns_log(call, name, p, r);
+		return;
+	}
+	dns_log(call, name, p, herr_name(herr));
+}
+
 static struct hostent *by_name(const char *call, const char *name, int af)
 {
 	char fake[INET6_ADDRSTRLEN];
@@ -90,7 +106,7 @@ static struct hostent *by_name(const char *call, const char *name, int af)
 		return h;
 	}
 	if (herr) {
-		dns_log(call, name, p, herr_name(herr));
+		log_failure(call, name, p);
 		lookup_done(name, herr);
 		h_errno = herr;
 		return NULL;
@@ -132,7 +148,7 @@ static int by_name_r(const char *call, const char *name, int af, struct hostent 
 		return rc;
 	}
 	if (herr) {
-		dns_log(call, name, p, herr_name(herr));
+		log_failure(call, name, p);
 		lookup_done(name, herr);
 		*result = NULL;
 		*h_errnop = herr;
