@@ -164,8 +164,12 @@ static void result_title(const struct sweep *sw, const struct sw_cell *c, size_t
 	const struct sw_cell_ep *r = &c->eps[e];
 	char t[160];
 	sweep_cell_text(sw, c, e, t, sizeof(t));
-	pf(b, "%s: %s under %s: ", sw->eps[e].name, sw->deps[c->dep].name,
-	   sw->faults[c->fault].name);
+	esc(b, sw->eps[e].name);
+	puts_(b, ": ");
+	esc(b, sw->deps[c->dep].name);
+	puts_(b, " under ");
+	esc(b, sw->faults[c->fault].name);
+	puts_(b, ": ");
 	esc(b, t);
 	if (c->state == CELL_DONE) {
 		pf(b, "&#10;under the fault: %s", sw_result_name(r->during));
@@ -200,8 +204,9 @@ static void matrix(const struct sweep *sw, struct buf *b)
 		puts_(b, "<tr><td class=\"l\">steady state</td><td class=\"l\">(no fault)</td>");
 		for (size_t e = 0; e < sw->neps; e++) {
 			const struct sw_probe *p = &sw->baseline[e];
-			pf(b, "<td class=\"c base\" title=\"before any fault: %s in %.3fs\">",
-			   p->code, p->end - p->start);
+			puts_(b, "<td class=\"c base\" title=\"before any fault: ");
+			esc(b, p->code);
+			pf(b, " in %.3fs\">", p->end - p->start);
 			esc(b, p->code);
 			pf(b, " &middot; %.0f ms</td>", (p->end - p->start) * 1000);
 		}

@@ -667,6 +667,10 @@ int run_service_start(struct run_service *cs, const cJSON *svc, char *const *exe
 		abort();
 	size_t m = 0;
 	for (size_t i = 0; i < ne; i++) {
+		/* chaos-run's own overrides of its sibling programs mean nothing to the service, and
+		 * CHAOS_CTL in chaos-exec's environment is where chaos-ctl looks for its socket */
+		if (!strncmp(environ[i], "CHAOS_CTL=", 10) || !strncmp(environ[i], "CHAOS_EXEC=", 11))
+			continue;
 		bool overridden = false;
 		for (const cJSON *e = cJSON_IsObject(env) ? env->child : NULL; e; e = e->next) {
 			size_t l = strlen(e->string);

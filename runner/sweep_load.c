@@ -261,11 +261,15 @@ static void dep_free(struct sw_dep *d)
 	free(d->source);
 }
 
+/* Is target ("[udp:]HOST[:PORT]") excluded: by itself, without its protocol, or by its host? */
 static bool excluded(const struct sweep *sw, const char *target, const char *host)
 {
+	const char *bare = !strncmp(target, "udp:", 4) || !strncmp(target, "tcp:", 4) ? target + 4
+										       : target;
 	for (const cJSON *e = cJSON_IsArray(sw->exclude) ? sw->exclude->child : NULL; e;
 	     e = e->next)
 		if (cJSON_IsString(e) && (!strcasecmp(e->valuestring, target) ||
+					  !strcasecmp(e->valuestring, bare) ||
 					  (host && !strcasecmp(e->valuestring, host))))
 			return true;
 	return false;

@@ -25,7 +25,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 O = os.environ.get("O", "build")
-RUNNER = os.path.join(ROOT, O, "chaos-run")
+RUNNER = os.environ.get("CHAOS_RUN") or os.path.join(ROOT, O, "chaos-run")
 EXEC = os.path.join(ROOT, O, "chaos-exec")
 CTL = os.path.join(ROOT, O, "chaos-ctl")
 sys.path.insert(0, HERE)
