@@ -128,7 +128,7 @@ void sweep_print_matrix(const struct sweep *sw, FILE *f)
 	fputc('\n', f);
 	if (sw->nbaseline) {
 		pad(f, "steady state", wd + 2);
-		pad(f, "(none)", wf + 2);
+		pad(f, "(no fault)", wf + 2);
 		for (size_t e = 0; e < sw->neps; e++) {
 			snprintf(t, sizeof(t), "%s %.3fs", sw->baseline[e].code,
 				 sw->baseline[e].end - sw->baseline[e].start);

@@ -1220,11 +1220,18 @@ int sweep_run(struct sweep *sw, bool list_only, char *err, size_t errlen)
 			na += sw->cells[i].state == CELL_NA;
 			nr += sw->cells[i].state == CELL_NOTRUN;
 		}
+		double bound = sweep_bound(sw);
+		char b[32];
+		if (bound < 120)
+			snprintf(b, sizeof(b), "%.0fs", bound);
+		else
+			snprintf(b, sizeof(b), "%.0fm%02.0fs", floor(bound / 60), fmod(bound, 60));
 		out_line("%zu dependenc%s x %zu fault%s = %zu cells (%zu to run, %zu n/a, %zu cannot "
-			 "run), %zu endpoint%s, %d job%s; at most %.0fs",
+			 "run), %zu endpoint%s, %d job%s; %s at worst%s",
 			 sw->ndeps, sw->ndeps == 1 ? "y" : "ies", sw->nfaults,
 			 sw->nfaults == 1 ? "" : "s", sw->ncells, total_runnable, na, nr, sw->neps,
-			 sw->neps == 1 ? "" : "s", jobs, jobs == 1 ? "" : "s", sweep_bound(sw));
+			 sw->neps == 1 ? "" : "s", jobs, jobs == 1 ? "" : "s", b,
+			 sw->set.max_time > 0 ? " (--max-time)" : " (every probe hanging)");
 		for (size_t f = 0; f < sw->nfaults; f++)
 			if (!sw->faults[f].available)
 				out_warn("fault '%s' cannot run: %s", sw->faults[f].action,
