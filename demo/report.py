@@ -35,6 +35,17 @@ line = lambda x: "  ".join(x[i].ljust(w[i]) for i in range(4)).rstrip()
 print(line(("fault", "endpoint", "answer", "time")))
 for x in rows:
     print(line(x))
+print()
+print("Findings:")
+for f in dict.fromkeys(x[0] for x in rows):
+    cells = [x for x in rows if x[0] == f]
+    good = ["%s (%s)" % (x[1], x[2]) for x in cells if x[2].startswith("2")]
+    bad = ["%s (%s)" % (x[1], x[2]) for x in cells if not x[2].startswith("2")]
+    print("  with %s:" % f)
+    if good:
+        print("    still answering: " + ", ".join(good))
+    if bad:
+        print("    FAILING:         " + ", ".join(bad))
 before = j["steady_states"]["before"]
 after = j["steady_states"]["after"]
 print()

@@ -1,13 +1,16 @@
 #!/bin/sh
-# demo.sh -- `make demo`: a small service with a cache and two dependencies, under faults
+# demo.sh -- `make demo`: a Chaos Toolkit experiment on a small service with a cache and two
+# dependencies, run by chaos-run with faults put on the live service and taken off again
 #
-# Starts redis-server, a database and a pricing API on loopback, then runs the catalog service
-# (demo/service.py) under chaos-exec once per scenario and shows what each endpoint answers.
-# Cleans up everything it started, whatever happens.
+# Starts redis-server, a database and a pricing API on loopback (free ports), runs
+# demo/experiment.json (the service is started by chaos-run under chaos-exec), prints what
+# each endpoint answered under each fault, and leaves the journal in build/demo/journal.json.
+# Everything it started is stopped, whatever happens.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
-CE="$BUILD/chaos-exec"
+OUT="$BUILD/demo"
+EXPERIMENT=${DEMO_EXPERIMENT:-$ROOT/demo/experiment.json}
 T=$(mktemp -d "${TMPDIR:-/tmp}/chaos-demo.XXXXXX")
 PIDS=""
 cleanup() {
@@ -15,62 +18,43 @@ cleanup() {
 	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
 	rm -rf "$T"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {
+wait_up() {
 	i=0
-	until curl -s -o /dev/null "$1"; do
-		i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: $1 did not come up" >&2; exit 1; }
+	until "$@" >/dev/null 2>&1; do
+		i=$((i + 1)); [ $i -lt 200 ] || { echo "demo: '$*' did not come up" >&2; exit 1; }
 		sleep 0.05
 	done
 }
 
-RP=$(freeport); DP=$(freeport); PP=$(freeport); SP=$(freeport)
-redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no >"$T/redis.log" 2>&1 &
+DEMO_CACHE_PORT=$(freeport); DEMO_DB_PORT=$(freeport); DEMO_PRICING_PORT=$(freeport); DEMO_PORT=$(freeport)
+export DEMO_CACHE_PORT DEMO_DB_PORT DEMO_PRICING_PORT DEMO_PORT
+redis-server --port "$DEMO_CACHE_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$T/redis.log" 2>&1 &
 PIDS="$PIDS $!"
-python3 "$ROOT/demo/deps.py" db "$DP" &
+python3 "$ROOT/demo/deps.py" db "$DEMO_DB_PORT" &
 PIDS="$PIDS $!"
-python3 "$ROOT/demo/deps.py" pricing "$PP" &
+python3 "$ROOT/demo/deps.py" pricing "$DEMO_PRICING_PORT" &
 PIDS="$PIDS $!"
-wait_http "http://127.0.0.1:$PP/price/1"
-until redis-cli -p "$RP" ping >/dev/null 2>&1; do sleep 0.05; done
+wait_up redis-cli -p "$DEMO_CACHE_PORT" ping
+wait_up curl -sf "http://127.0.0.1:$DEMO_PRICING_PORT/price/1"
+wait_up python3 -c "import socket; socket.create_connection(('127.0.0.1', $DEMO_DB_PORT)).close()"
 
-# the service knows its dependencies by name; chaos-exec answers the names with loopback
-export CACHE_ADDR="cache.demo.local:$RP" DB_ADDR="db.demo.local:$DP" \
-	PRICING_URL="http://pricing.demo.local:$PP" PORT="$SP"
-BASE="-f cache.demo.local\ dns=127.0.0.1 -f db.demo.local\ dns=127.0.0.1 -f pricing.demo.local\ dns=127.0.0.1"
-
-# scenario TITLE [RULE]...: run the service under the rules, ask every endpoint
-scenario() {
-	title=$1
-	shift
-	redis-cli -p "$RP" set product:1 '{"id": "1", "name": "product 1"}' >/dev/null
-	redis-cli -p "$RP" del product:2 >/dev/null
-	eval "set -- $BASE \"\$@\""
-	"$CE" --log "$T/faults.log" "$@" -- python3 "$ROOT/demo/service.py" &
-	svc=$!
-	wait_http "http://127.0.0.1:$SP/health"
-	printf '%-32s' "$title"
-	for ep in /products/1 /products/2 /prices/1; do
-		code=$(curl -s -o "$T/body" -w '%{http_code}' --max-time 5 "http://127.0.0.1:$SP$ep")
-		src=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("source",""))' "$T/body" 2>/dev/null || true)
-		printf '%-22s' "$code${src:+ ($src)}"
-	done
-	printf '\n'
-	kill "$svc"
-	wait "$svc" 2>/dev/null || true
-}
-
-echo "The catalog service: products are cached in redis; prices come from an API."
+mkdir -p "$OUT"
+: >"$OUT/service.log"
+export DEMO_SERVICE_LOG="$OUT/service.log"
+cd "$ROOT"
+set +e
+"$BUILD/chaos-run" --journal-path "$OUT/journal.json" "$EXPERIMENT"
+rc=$?
+set -e
 echo
-printf '%-32s%-22s%-22s%-22s\n' "fault" "/products/1 (cached)" "/products/2" "/prices/1"
-scenario "none (steady state)"
-scenario "database refuses" -f "db.demo.local:$DP refuse"
-scenario "cache refuses" -f "cache.demo.local:$RP refuse"
-scenario "cache resets connections" -f "cache.demo.local:$RP reset"
-scenario "pricing gone from DNS" -f "pricing.demo.local dns=nxdomain"
+echo "What the catalog answered, fault by fault:"
 echo
-echo "Faults injected: $(grep -vc '"action":"dns","result":"127.0.0.1"' "$T/faults.log") (plus $(grep -c '"result":"127.0.0.1"' "$T/faults.log") name lookups answered with loopback)"
-echo "The cache keeps /products/1 answering while the database refuses; /products/2, never"
-echo "cached, fails.  Without the cache, products still come from the database."
+python3 "$ROOT/demo/report.py" "$OUT/journal.json"
+echo
+echo "journal: $OUT/journal.json    service's output and fault log: $OUT/service.log"
+exit $rc
