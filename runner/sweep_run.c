@@ -313,9 +313,19 @@ static int instance_start(struct sweep *sw, struct instance *in, struct sw_cell 
 	const cJSON *ready = rj_get(in->service, "ready");
 	if (ready) {
 		double cap = left(sw);
+		off_t from = file_size(in->out_log);
 		if (run_service_wait_ready(&in->svc, ready, sweep_gen, cap < 0 ? 0 : cap, msg,
 					   sizeof(msg)) < 0) {
-			snprintf(err, errlen, "instance %d: %s", in->id, msg);
+			/* its last words say why, more often than not */
+			char *tail = file_tail(in->out_log, from, 400);
+			char *last = tail ? tail + strlen(tail) : NULL;
+			while (last && last > tail && (last[-1] == '\n' || last[-1] == ' '))
+				*--last = '\0';
+			char *nl = last ? strrchr(tail, '\n') : NULL;
+			const char *word = nl ? nl + 1 : tail;
+			snprintf(err, errlen, "instance %d: %s%s%.300s", in->id, msg,
+				 word && *word ? "; its output ends: " : "", word ? word : "");
+			free(tail);
 			instance_stop(sw, in, c, "not ready");
 			return -1;
 		}
