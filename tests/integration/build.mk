@@ -13,14 +13,25 @@ $(NETPROBE_FORT): tests/integration/netprobe.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -O2 -D_FORTIFY_SOURCE=2 -o $@ $< $(LDFLAGS_ALL)
 
+TIMEPROBE := $(O)/tests/integration/timeprobe
+TIMEPROBE_FORT := $(O)/tests/integration/timeprobe-fortify
+
+$(TIMEPROBE): tests/integration/timeprobe.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -U_FORTIFY_SOURCE -O2 -o $@ $< $(LDFLAGS_ALL) -lpthread
+
+$(TIMEPROBE_FORT): tests/integration/timeprobe.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -O2 -D_FORTIFY_SOURCE=2 -o $@ $< $(LDFLAGS_ALL) -lpthread
+
 CTLSTRESS := $(O)/tests/integration/ctlstress
 
 $(CTLSTRESS): tests/integration/ctlstress.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) -lpthread
 
-INTEGRATION_DEPS := $(NETPROBE) $(NETPROBE_FORT) $(CTLSTRESS) $(O)/chaos-exec $(O)/chaos-ctl \
-	$(O)/libchaos-preload.so
+INTEGRATION_DEPS := $(NETPROBE) $(NETPROBE_FORT) $(TIMEPROBE) $(TIMEPROBE_FORT) $(CTLSTRESS) \
+	$(O)/chaos-exec $(O)/chaos-ctl $(O)/libchaos-preload.so
 
 .PHONY: check-integration
 check-integration: $(INTEGRATION_DEPS)

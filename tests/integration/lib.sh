@@ -12,6 +12,8 @@ case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
 CHAOS_EXEC="$BUILD/chaos-exec"
 NETPROBE="$BUILD/tests/integration/netprobe"
 NETPROBE_FORT="$BUILD/tests/integration/netprobe-fortify"
+TIMEPROBE="$BUILD/tests/integration/timeprobe"
+TIMEPROBE_FORT="$BUILD/tests/integration/timeprobe-fortify"
 T=$(mktemp -d "${TMPDIR:-/tmp}/chaos-test.XXXXXX")
 PIDS=""
 PASSED=0
@@ -83,6 +85,20 @@ run_rc() {
 count_log() {
 	if [ ! -f "$1" ]; then echo 0; return; fi
 	if [ $# -gt 1 ]; then grep -c -- "$2" "$1" || true; else grep -c . "$1" || true; fi
+}
+
+# check_ms NAME WORD LO HI ACTUAL: ACTUAL is "WORD ... MS" (the last field is milliseconds)
+# with the word expected and the time in [LO, HI]
+check_ms() {
+	set -- "$1" "$2" "$3" "$4" "$5"
+	w=${5%% *}
+	t=${5##* }
+	case "$t" in '' | *[!0-9]*) fail "$1: expected [$2 $3..$4 ms], got [$5]" ;; esac
+	if [ "$w" = "$2" ] && [ "$t" -ge "$3" ] && [ "$t" -le "$4" ]; then
+		PASSED=$((PASSED + 1))
+	else
+		fail "$1: expected [$2 $3..$4 ms], got [$5]"
+	fi
 }
 
 done_ok() {
