@@ -245,7 +245,7 @@ static void matrix(const struct sweep *sw, struct buf *b)
 	puts_(b, "<p class=\"legend\"><span class=\"ok\">ok</span><span class=\"slow\">slow "
 		 "(answered, slower than ");
 	pf(b, "%gs)</span><span class=\"error\">error: another status, or no answer</span>"
-	      "<span class=\"hang\">hang: nothing within %gs</span><span class=\"norecover\">did "
+	      "<span class=\"hang\">hang: no answer within the probe time-out (%gs)</span><span class=\"norecover\">did "
 	      "not recover within %gs</span><span class=\"notrun\">not run</span><span "
 	      "class=\"na\">n/a</span></p>\n",
 	   sw->set.slow, sw->set.probe_timeout, sw->set.recovery);

@@ -67,6 +67,7 @@ struct sw_probe {
 	char code[64];         /* "200", "503", "exit 1", "refused", "exited", "timeout" */
 	char *detail;          /* the provider's message, or why the tolerance was not met */
 	unsigned injected;     /* faults of the cell injected while it ran */
+	double limit;          /* the time-out it ran with */
 };
 
 struct sw_event {
@@ -79,6 +80,7 @@ struct sw_cell_ep {
 	enum sw_result during;  /* what the probe under the fault gave */
 	char code[64];
 	double latency;         /* of the probe under the fault */
+	double limit;           /* its time-out */
 	bool recovered;
 	double recovery;        /* seconds from the fault coming off to the first good answer */
 	unsigned injected;      /* faults injected while the probe under the fault ran */

@@ -317,6 +317,11 @@ int sweep_main(int argc, char **argv)
 		goto early_curl;
 	}
 	sw.color = color == 1 || (color == -1 && isatty(1) && !getenv("NO_COLOR"));
+	const cJSON *log = rj_get(sw.service, "log");
+	if (sw.set.jobs > 1 && cJSON_IsString(log) && !strstr(log->valuestring, "instance"))
+		out_warn("%s: service \"log\" is the same file for every instance: put ${instance} "
+			 "in it to tell them apart",
+			 sw.path);
 	if (!quiet)
 		fprintf(stderr, "chaos-run sweep: %s%s%s\n", sw.path, *sw.title ? ": " : "",
 			sw.title);

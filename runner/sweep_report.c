@@ -34,7 +34,9 @@ void sweep_cell_short(const struct sweep *sw, const struct sw_cell *c, size_t ep
 	const struct sw_cell_ep *r = &c->eps[ep];
 	switch (r->result) {
 	case SW_SLOW: snprintf(buf, len, "slow %.2fs", r->latency); break;
-	case SW_HANG: snprintf(buf, len, "hang >%gs", sw->set.probe_timeout); break;
+	case SW_HANG:
+		snprintf(buf, len, "hang >%gs", r->limit > 0 ? r->limit : sw->set.probe_timeout);
+		break;
 	case SW_NORECOVER:
 		if (r->during == SW_ERROR)
 			snprintf(buf, len, "no recovery (%s)", r->code);
@@ -90,7 +92,7 @@ static void pad(FILE *f, const char *s, size_t w)
 
 void sweep_print_matrix(const struct sweep *sw, FILE *f)
 {
-	size_t wd = strlen("steady state"), wf = 0;
+	size_t wd = strlen("steady state"), wf = sw->nbaseline ? strlen("(no fault)") : 5;
 	for (size_t d = 0; d < sw->ndeps; d++)
 		if (width(sw->deps[d].name) > wd)
 			wd = width(sw->deps[d].name);
@@ -241,6 +243,7 @@ static cJSON *probe_json(const struct sweep *sw, const struct sw_probe *p)
 	else
 		cJSON_AddNullToObject(o, "detail");
 	cJSON_AddNumberToObject(o, "injected", p->injected);
+	cJSON_AddItemToObject(o, "timeout", num(p->limit));
 	return o;
 }
 
@@ -406,6 +409,7 @@ cJSON *sweep_json(const struct sweep *sw)
 			cJSON_AddStringToObject(x, "code", r->code);
 			if (c->state == CELL_DONE) {
 				cJSON_AddItemToObject(x, "latency", num(r->latency));
+				cJSON_AddItemToObject(x, "timeout", num(r->limit));
 				cJSON_AddBoolToObject(x, "recovered", r->recovered);
 				cJSON_AddItemToObject(x, "recovery", r->recovered ? num(r->recovery)
 										 : cJSON_CreateNull());

@@ -443,6 +443,7 @@ static void probe(struct sweep *sw, struct instance *in, size_t e, enum sw_phase
 	if (t < 0.05)
 		t = 0.05;
 	rj_set(prov, "timeout", rj_float(t));
+	out->limit = t;
 	struct run_result res;
 	out->endpoint = (int)e;
 	out->phase = ph;
@@ -817,6 +818,7 @@ static void run_cell(struct sweep *sw, struct instance *in, struct sw_cell *c)
 		r->during = p->result;
 		snprintf(r->code, sizeof(r->code), "%s", p->code);
 		r->latency = p->end - p->start;
+		r->limit = p->limit;
 		r->result = r->recovered ? p->result : SW_NORECOVER;
 	}
 	read_injections(sw, in, c, id);

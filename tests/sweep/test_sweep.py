@@ -651,6 +651,25 @@ def experiment_sweep_section():
         w.cleanup()
 
 
+@test
+def man_page_example():
+    """The sweep file of chaos-experiment(7) is a valid sweep (--list runs nothing)."""
+    w = Work()
+    try:
+        text = open(os.path.join(ROOT, "man", "chaos-experiment.7")).read()
+        blocks = re.findall(r"^\.EX\n(.*?)^\.EE", text, re.S | re.M)
+        blocks = [b.replace("\\-", "-").replace("\\(dq", '"') for b in blocks
+                  if '"endpoints"' in b]
+        assert len(blocks) == 1, blocks
+        f = w.file("man.json", blocks[0])
+        r = w.run([f, "--list"], env=dict(DEPS.env, DB_PORT="5432"), report=False)
+        assert r.code == 0, r
+        assert "db.shop.test:5432 refuse" in r.out and "catalog.shop.test dns=nxdomain" in r.out, r
+        assert "slow db" in r.out and "curl" in r.out, r.out
+    finally:
+        w.cleanup()
+
+
 def main():
     global DEPS
     only = sys.argv[1:]
