@@ -761,7 +761,22 @@ static void run_cell(struct sweep *sw, struct instance *in, struct sw_cell *c)
 		}
 	}
 	c->fault_off = now_rel(sw);
-	cell_event(c, c->fault_off, "fault off");
+	cell_event(c, c->fault_off, c->fault_stuck ? "fault stuck: instance stopped" : "fault off");
+	if (c->fault_stuck && !cut) {
+		cell_not_run(sw, c, "the fault could not be taken off (%s): its instance was stopped, "
+				    "so recovery was not checked",
+			     err);
+		for (size_t e = 0; e < sw->neps; e++) {
+			const struct sw_probe *p = &c->probes[during[e]];
+			c->eps[e].during = p->result;
+			snprintf(c->eps[e].code, sizeof(c->eps[e].code), "%s", p->code);
+			c->eps[e].latency = p->end - p->start;
+			c->eps[e].limit = p->limit;
+		}
+		read_injections(sw, in, c, id);
+		c->end = now_rel(sw);
+		return;
+	}
 	if (cut) {
 		cell_not_run(sw, c, "%s during the cell", stop_reason(sw, why, sizeof(why)));
 		read_injections(sw, in, c, id);

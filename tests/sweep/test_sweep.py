@@ -550,6 +550,38 @@ def aborted_and_expect():
 
 
 @test
+def fault_that_cannot_come_off():
+    """If chaos-ctl cannot take a fault off, the instance goes with it (the fault cannot
+    outlive its process), the cell and the report say so, and the sweep exits 1."""
+    w = Work()
+    try:
+        ctl = w.file("ctl.sh", "#!/bin/sh\nfor a; do [ \"$a\" = remove ] && "
+                     "{ echo 'chaos-ctl: no (test)' >&2; exit 1; }; done\nexec %s \"$@\"\n" % CTL)
+        os.chmod(ctl, 0o755)
+        port = DEPS.ports["db"]
+        f = quirks(w, eps=["http://127.0.0.1:${port}/teapot"], faults=["refuse", "reset"])
+        doc = json.load(open(f))
+        doc["service"]["rules"] = []
+        doc["service"]["env"]["DEP_ADDR"] = "127.0.0.1:%d" % port
+        doc["dependencies"] = ["127.0.0.1:%d" % port]
+        r = w.run([w.file("q.json", doc), "--jobs", "1"], env=dict(DEPS.env, CHAOS_CTL=ctl))
+        assert r.code == 1, r
+        assert "COULD NOT REMOVE THE FAULT '127.0.0.1:%d refuse'" % port in r.err, r.err
+        c = r.cell("127.0.0.1:%d" % port, "refuse")
+        assert c["fault_stuck"] is True and c["state"] == "not run", c
+        assert "the fault could not be taken off (chaos-ctl" in c["why"], c["why"]
+        assert c["endpoints"][0]["during"] == "error" and c["endpoints"][0]["code"] == "418", c
+        assert any(e["what"].startswith("instance 1 stopped (its fault could not be removed)")
+                   for e in c["events"]), c["events"]
+        # the next cell had a new instance
+        assert r.cell("127.0.0.1:%d" % port, "reset")["pid"] != c["pid"]
+        assert "THE FAULT COULD NOT BE REMOVED" in r.out, r.out
+        assert not w.leftovers()
+    finally:
+        w.cleanup()
+
+
+@test
 def usage_and_validation():
     w = Work()
     try:
