@@ -45,11 +45,11 @@ check-sweep: $(O)/chaos-run $(O)/chaos-exec $(O)/chaos-ctl $(O)/libchaos-preload
 CHECKS += check-sweep
 
 # under SAN=1: the same tests with the ASan+UBSan chaos-run (chaos-exec, chaos-ctl and the
-# library from the plain build, which `make check` has built first)
+# library from the plain build, which `make check` has built first), without the browser
 .PHONY: check-sweep-san
 check-sweep-san: $(O)/chaos-run
 	$(Q)CHAOS_RUN=$(O)/chaos-run CHAOS_EXEC=$(CURDIR)/build/chaos-exec \
-		CHAOS_CTL=$(CURDIR)/build/chaos-ctl O=build \
+		CHAOS_CTL=$(CURDIR)/build/chaos-ctl O=build SWEEP_NO_BROWSER=1 \
 		ASAN_OPTIONS=abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		python3 tests/sweep/test_sweep.py > $(O)/tests-sweep-san.log 2>&1 \
 		|| { cat $(O)/tests-sweep-san.log; echo "FAIL check-sweep-san"; exit 1; }
