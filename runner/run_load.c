@@ -337,7 +337,7 @@ struct anchor {
  * deep as cJSON allows JSON, and values in all (aliases copy what they name, so a few lines of
  * "billion laughs" would otherwise expand to billions). */
 #define YAML_DEPTH_MAX 1000
-#define YAML_NODES_MAX 1000000
+#define YAML_NODES_MAX 200000
 
 struct yparser {
 	yaml_parser_t p;
