@@ -65,6 +65,7 @@ include cli/build.mk
 -include bench/build.mk
 include tests/build.mk
 include tests/integration/build.mk
+-include tests/fidelity/build.mk
 -include tests/hardening/build.mk
 include man/build.mk
 
