@@ -359,6 +359,14 @@ struct run_service {
 	char *exit_desc;           /* how it ended: "exit status 3", "killed by SIGKILL" */
 };
 
+/* eBPF faults (run_attach.c): check an "attach" provider; start chaos-attach with these rules
+ * on the provider's pid/cgroup/container or the service's process tree, and return its pid
+ * once it has attached (-1 with a message); stop it (the faults come off). */
+int run_attach_validate(const cJSON *prov, const char *name, char *err, size_t errlen);
+pid_t run_attach_start(const cJSON *prov, char *const *rules, size_t nrules, pid_t service,
+		       const char *logpath, char *err, size_t errlen);
+int run_attach_stop(pid_t pid, char *err, size_t errlen);
+
 /* A sibling program: $CHAOS_CTL / $CHAOS_EXEC, next to /proc/self/exe, then PATH. */
 char *run_sibling(const char *prog);
 /* chaos-ctl PID VERB [--json] ITEMS...: 0, or -1 with the message (its stderr) in err.  With

@@ -48,6 +48,7 @@ struct fault {
 	bool on;
 	char *removed_by;
 	char *error;    /* the last removal error */
+	pid_t attach;   /* eBPF faults: the chaos-attach that holds them (0: chaos-ctl's) */
 };
 
 struct chaos_state {
@@ -197,13 +198,19 @@ int run_chaos_validate_provider(const cJSON *exp, const cJSON *prov, const char 
 				char *err, size_t errlen)
 {
 	const cJSON *add = rj_get(prov, "add"), *rem = rj_get(prov, "remove");
-	if (!add == !rem) {
-		snprintf(err, errlen, "a chaos activity needs exactly one of \"add\" or \"remove\", "
-				      "in activity '%s'",
+	const cJSON *att = rj_get(prov, "attach");
+	if ((add != NULL) + (rem != NULL) + (att != NULL) != 1) {
+		snprintf(err, errlen, "a chaos activity needs exactly one of \"add\", \"attach\" or "
+				      "\"remove\", in activity '%s'",
 			 name);
 		return -1;
 	}
-	if (add) {
+	if (att) {
+		if (run_attach_validate(prov, name, err, errlen) < 0)
+			return -1;
+		if (rj_get(prov, "pid") || rj_get(prov, "cgroup") || rj_get(prov, "container"))
+			return 0;
+	} else if (add) {
 		if (!cJSON_IsArray(add) || !add->child) {
 			snprintf(err, errlen, "chaos \"add\" must be a non-empty list of rules, in "
 					      "activity '%s'",
@@ -1058,6 +1065,63 @@ out:
 	free(rules);
 }
 
+/* The faults of an "attach" activity: one chaos-attach holding them all. */
+static void attach_faults(struct run_state *st, const char *name, const cJSON *prov,
+			  struct run_result *res)
+{
+	struct chaos_state *cs = state(st);
+	cJSON *att = run_subst(rj_get(prov, "attach"), st->config, st->secrets);
+	size_t n = (size_t)cJSON_GetArraySize(att), k = 0;
+	char **rules = calloc(n + 1, sizeof(*rules));
+	for (const cJSON *r = att->child; r; r = r->next)
+		if (cJSON_IsString(r))
+			rules[k++] = r->valuestring;
+	/* fault lines go where the service's go (its log), or to our standard error */
+	char logpath[PATH_MAX];
+	cJSON *log = rj_get(rj_get(extension(st->exp), "service"), "log")
+			     ? run_subst(rj_get(rj_get(extension(st->exp), "service"), "log"),
+					 st->config, st->secrets)
+			     : NULL;
+	if (cJSON_IsString(log))
+		snprintf(logpath, sizeof(logpath), "%s", log->valuestring);
+	else
+		snprintf(logpath, sizeof(logpath), "/proc/%d/fd/2", (int)getpid());
+	cJSON_Delete(log);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	pid_t ap = run_attach_start(prov, rules, k, cs->svc.service_pid, logpath, res->msg,
+				    sizeof(res->msg));
+	if (ap < 0) {
+		res->fail = RUN_FAILED;
+		goto out;
+	}
+	cJSON *out = cJSON_CreateObject();
+	cJSON_AddNumberToObject(out, "chaos_attach_pid", ap);
+	cJSON *added = cJSON_AddArrayToObject(out, "attached");
+	pthread_mutex_lock(&cs->lock);
+	cs->used = true;
+	for (size_t i = 0; i < k; i++) {
+		struct fault *f = realloc(cs->faults, (cs->n + 1) * sizeof(*f));
+		if (!f)
+			abort();
+		cs->faults = f;
+		f = &cs->faults[cs->n++];
+		memset(f, 0, sizeof(*f));
+		f->rule = strdup(rules[i]);
+		f->target = cs->svc.service_pid;
+		f->attach = ap;
+		f->added_by = strdup(name);
+		f->added = now;
+		f->on = true;
+		cJSON_AddItemToArray(added, cJSON_CreateString(rules[i]));
+	}
+	pthread_mutex_unlock(&cs->lock);
+	res->output = out;
+out:
+	free(rules);
+	cJSON_Delete(att);
+}
+
 static bool process_gone(long pid)
 {
 	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
@@ -1073,6 +1137,34 @@ static int remove_faults(struct run_state *st, size_t *idx, size_t n, const char
 		struct fault *f = &cs->faults[idx[i]];
 		if (!f->on)
 			continue;
+		if (f->attach) {
+			/* eBPF faults come off together, when their chaos-attach stops */
+			char msg[RUN_ERR_MAX / 2] = "";
+			pid_t ap = f->attach;
+			run_attach_stop(ap, msg, sizeof(msg));
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
+			pthread_mutex_lock(&cs->lock);
+			for (size_t j = 0; j < cs->n; j++) {
+				struct fault *g = &cs->faults[j];
+				if (!g->on || g->attach != ap)
+					continue;
+				g->on = false;
+				g->removed = now;
+				free(g->removed_by);
+				g->removed_by = strdup(by);
+				free(g->error);
+				g->error = msg[0] ? strdup(msg) : NULL;
+				if (removed) {
+					cJSON *o = cJSON_CreateObject();
+					cJSON_AddStringToObject(o, "via", "chaos-attach");
+					cJSON_AddStringToObject(o, "rule", g->rule);
+					cJSON_AddItemToArray(removed, o);
+				}
+			}
+			pthread_mutex_unlock(&cs->lock);
+			continue;
+		}
 		/* all the faults of this target in one call */
 		char **ids = calloc(n + 1, sizeof(*ids));
 		size_t *which = calloc(n + 1, sizeof(*which));
@@ -1080,7 +1172,7 @@ static int remove_faults(struct run_state *st, size_t *idx, size_t n, const char
 		bool without_id = false;
 		for (size_t j = i; j < n; j++) {
 			struct fault *g = &cs->faults[idx[j]];
-			if (g->on && g->target == f->target) {
+			if (g->on && !g->attach && g->target == f->target) {
 				if (g->id)
 					ids[k] = g->id;
 				else
@@ -1142,6 +1234,10 @@ void run_chaos_provider(struct run_state *st, const cJSON *activity, const cJSON
 	const char *name = cJSON_IsString(n) ? n->valuestring : "?";
 	struct chaos_state *cs = state(st);
 	const cJSON *add = rj_get(prov, "add");
+	if (rj_get(prov, "attach")) {
+		attach_faults(st, name, prov, res);
+		return;
+	}
 	if (add) {
 		long pid = target_of(st, prov, res->msg, sizeof(res->msg));
 		if (pid < 0) {
@@ -1313,6 +1409,9 @@ cJSON *run_chaos_journal(struct run_state *st)
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "rule", f->rule);
 		cJSON_AddNumberToObject(o, "target", (double)f->target);
+		cJSON_AddStringToObject(o, "via", f->attach ? "chaos-attach" : "chaos-ctl");
+		if (f->attach)
+			cJSON_AddNumberToObject(o, "chaos_attach_pid", f->attach);
 		if (f->id)
 			cJSON_AddStringToObject(o, "id", f->id);
 		else

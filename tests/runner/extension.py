@@ -68,7 +68,7 @@ def validation():
              "needs a \"target\" pid or a service declared"),
             (experiment(method=[chaos_act("x", add=["a:1 refuse"], remove="all")],
                         extensions=service_ext(port, "v")),
-             "exactly one of \"add\" or \"remove\""),
+             "exactly one of \"add\", \"attach\" or \"remove\""),
             (experiment(method=[chaos_act("x", remove="some")],
                         extensions=service_ext(port, "v")),
              "chaos \"remove\" must be \"all\" or a list"),
@@ -313,6 +313,82 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
         f = r.journal["chaos"]["faults"]
         assert [x["rule"] for x in f] == ["svc.chaos.test dns=nxdomain"], f
         assert f[0]["removed_by"] == "activity 'back'", f
+    finally:
+        w.cleanup()
+
+
+APP = """
+import http.server, urllib.request, sys
+DEP = sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        try:
+            urllib.request.urlopen(DEP, timeout=2).read(); code = 200
+        except Exception:
+            code = 503
+        self.send_response(code); self.send_header("Content-Length", "0"); self.end_headers()
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def attach_pids():
+    out = subprocess.run(["pgrep", "-x", "chaos-attach"], capture_output=True, text=True)
+    return out.stdout.split()
+
+
+@test
+def ebpf_faults_with_chaos_attach():
+    # "attach" puts eBPF faults on the service's processes (chaos-attach), and they come off
+    # with the removal, the end of the run, or a SIGINT
+    assert os.geteuid() == 0, "the eBPF test needs root (CI runs as root)"
+    w = Workdir()
+    try:
+        dep = Server({"/": lambda req: (200, {}, "dep ok")})
+        port = free_port()
+        app = w.file("app.py", APP)
+        svc = [{"name": "chaos", "service": {
+            "command": ["python3", app, str(port), dep.url + "/"],
+            "ready": {"http": "http://127.0.0.1:%d/" % port, "timeout": 10}}}]
+        before = attach_pids()
+        exp = experiment(
+            probes=[http_act("app-up", "http://127.0.0.1:%d/" % port, tolerance=200)],
+            method=[chaos_act("dep-refuses", attach=["tcp:127.0.0.1:%d refuse" % dep.port]),
+                    http_act("app-fails", "http://127.0.0.1:%d/" % port),
+                    chaos_act("dep-back", remove=["dep-refuses"])],
+            extensions=svc)
+        r = run([w.file("e.json", exp)], journal=w.path + "/j.json")
+        assert r.code == 0, r
+        assert r.journal["run"][0]["output"]["attached"] == ["tcp:127.0.0.1:%d refuse" % dep.port]
+        assert r.journal["run"][1]["output"]["status"] == 503, r.journal["run"][1]
+        assert r.journal["steady_states"]["after"]["steady_state_met"] is True, r.journal
+        f = r.journal["chaos"]["faults"][0]
+        assert f["via"] == "chaos-attach" and f["removed_by"] == "activity 'dep-back'", f
+        assert attach_pids() == before, "chaos-attach outlived its removal"
+        # a rule the eBPF path cannot carry out is refused at validation, naming it
+        bad = experiment(method=[chaos_act("x", attach=["127.0.0.1:1 reset"])], extensions=svc)
+        r = run(["validate", w.file("bad.json", bad)])
+        assert r.code == 1 and "chaos rule '127.0.0.1:1 reset'" in r.err and "activity 'x'" in r.err, r
+        # SIGINT while the faults are on: they come off, the journal says interrupted
+        exp = experiment(
+            method=[chaos_act("dep-refuses", attach=["tcp:127.0.0.1:%d refuse" % dep.port]),
+                    proc("wait", "sleep", ["30"])],
+            extensions=svc)
+        p = subprocess.Popen([RUNNER, "--quiet", "--journal-path", w.path + "/j2.json",
+                              w.file("e2.json", exp)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while len(attach_pids()) == len(before):
+            assert p.poll() is None and time.monotonic() < deadline, "never attached"
+            time.sleep(0.05)
+        time.sleep(0.3)
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=20)
+        j = json.load(open(w.path + "/j2.json"))
+        assert j["status"] == "interrupted", j["status"]
+        assert all(f["removed"] for f in j["chaos"]["faults"]), j["chaos"]
+        assert attach_pids() == before, "chaos-attach outlived an interrupted run"
+        dep.close()
     finally:
         w.cleanup()
 
