@@ -198,9 +198,16 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		gate_rules(fd, e, g, set, start);
 		stall = gate_active(g, GK_STALL, start);
 		delay = gate_active(g, GK_DCONN, start);
+		bool other = false;
 		if (stall)
 			g->rule[GK_STALL] = NULL; /* the kernel stalls a steered connection itself */
+		for (int k = 0; k < GK__N; k++)
+			other |= g->rule[k] != NULL;
 		gate_unlock(g);
+		if (!other) {
+			gate_release(fd, e); /* nothing left for a gate to do */
+			g = NULL;
+		}
 	}
 	int rc = STEER_NOT;
 	if (stall)

@@ -272,6 +272,7 @@ static bool trackable(int fd)
 			return false;
 		fd_classify(fd, e);
 	}
+	gate_valid(fd, e);
 	return e->kind == FD_INET && e->proto == CHAOS_PROTO_TCP;
 }
 

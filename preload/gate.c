@@ -68,6 +68,7 @@ struct gate *gate_attach(int fd, struct fd_entry *e)
 	if (__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & FDF_GATED)
 		return g;
 	memset(g, 0, sizeof(*g));
+	fd_still_same(fd, e); /* records the socket's inode (gate_valid) */
 	__atomic_store_n(&g->used, 1, __ATOMIC_RELEASE);
 	uint16_t old = __atomic_fetch_or(&e->flags, FDF_GATED, __ATOMIC_ACQ_REL);
 	if (!(old & FDF_GATED)) {
@@ -76,6 +77,13 @@ struct gate *gate_attach(int fd, struct fd_entry *e)
 		epoll_gate_attached(fd);
 	}
 	return g;
+}
+
+void gate_release(int fd, struct fd_entry *e)
+{
+	uint16_t old = __atomic_fetch_and(&e->flags, (uint16_t)~FDF_GATED, __ATOMIC_ACQ_REL);
+	if (old & FDF_GATED)
+		gate_detach(fd);
 }
 
 void gate_detach(int fd)
@@ -289,8 +297,23 @@ const struct prule *gate_active(const struct gate *g, enum gate_kind k, uint64_t
 	return p;
 }
 
+bool gate_valid(int fd, struct fd_entry *e)
+{
+	if (!(__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FDF_GATED))
+		return true;
+	if (fd_still_same(fd, e))
+		return true;
+	/* closed behind our back (libuv closes with a raw system call) and the number reused:
+	 * whatever it is now, it is not the connection the gate was for */
+	fd_forget(fd);
+	fd_classify(fd, e);
+	return false;
+}
+
 struct gate *gate_for(int fd, struct fd_entry *e, const struct ruleset *set)
 {
+	if (!gate_valid(fd, e))
+		return gate_for(fd, e, set);
 	if (!set->timed || e->kind != FD_INET || e->proto != CHAOS_PROTO_TCP ||
 	    !(__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FDF_PEER))
 		return gate_get(fd);

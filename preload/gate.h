@@ -94,11 +94,17 @@ struct gate *gate_get(int fd);
 struct gate *gate_attach(int fd, struct fd_entry *e);
 /* The fd is closed or reused: its gate goes (fdtable.c). */
 void gate_detach(int fd);
+/* The gate is not needed after all (a connection steered to the stall listener). */
+void gate_release(int fd, struct fd_entry *e);
 
 /* Take the gate's lock; false if this thread holds it already (a signal handler interrupted
  * a hook on this fd): the caller then passes the call through. */
 bool gate_lock(struct gate *g);
 void gate_unlock(struct gate *g);
+
+/* Is the gated fd still the socket its gate was attached to?  If not (closed and reused
+ * behind our back), its entry is forgotten and looked at again; returns false then. */
+bool gate_valid(int fd, struct fd_entry *e);
 
 /* Do timed rules cover this connection's peer, from now on?  Attaches a gate if so (connect,
  * the first I/O after a rule arrived).  Returns the gate, or NULL. */

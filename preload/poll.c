@@ -29,6 +29,8 @@ static struct gate *wait_gate(int fd, const struct ruleset *set)
 	struct fd_entry *e = fd_lookup(fd);
 	if (!e)
 		return NULL;
+	if (!gate_valid(fd, e))
+		return NULL; /* not the socket it was */
 	uint16_t fl = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
 	if (!(fl & FDF_GATED)) {
 		if (!set->timed || e->kind != FD_INET || e->proto != CHAOS_PROTO_TCP ||
