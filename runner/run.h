@@ -367,6 +367,11 @@ pid_t run_attach_start(const cJSON *prov, char *const *rules, size_t nrules, pid
 		       const char *logpath, char *err, size_t errlen);
 int run_attach_stop(pid_t pid, char *err, size_t errlen);
 
+/* Process groups chaos-run started, killed by a reaper process if chaos-run dies
+ * (run_reaper.c). */
+void run_reaper_watch(pid_t group);
+void run_reaper_forget(pid_t group);
+
 /* A sibling program: $CHAOS_CTL / $CHAOS_EXEC, next to /proc/self/exe, then PATH. */
 char *run_sibling(const char *prog);
 /* chaos-ctl PID VERB [--json] ITEMS...: 0, or -1 with the message (its stderr) in err.  With

@@ -217,6 +217,8 @@ void run_process(const cJSON *prov, unsigned gen, struct run_result *res)
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
 					       POSIX_SPAWN_SETSIGMASK);
 	rc = posix_spawn(&pid, exe, &fa, &attr, a.v, environ);
+	if (rc == 0)
+		run_reaper_watch(pid); /* its group goes if chaos-run is killed */
 spawn_failed:
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
@@ -287,6 +289,7 @@ spawn_failed:
 		;
 	if (killed || interrupted)
 		kill(-pid, SIGKILL); /* whatever is left of the group */
+	run_reaper_forget(pid);
 
 	if (killed) {
 		res->fail = RUN_FAILED;
