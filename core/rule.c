@@ -596,6 +596,15 @@ static int parse_action(char *tok, struct chaos_rule *r, char *err, size_t errle
 						    "error='%s': errno names are upper case ('%s')",
 						    quote(&q, v), up);
 			}
+			/* a real errno, just not one of a network call's */
+			for (int e = 1; e < 4096; e++) {
+				const char *name = strerrorname_np(e);
+				if (name && strcmp(name, v) == 0)
+					return fail(err, errlen,
+						    "error='%s' is not an errno a network call fails "
+						    "with (like ECONNRESET)",
+						    quote(&q, v));
+			}
 			return fail(err, errlen, "error='%s' is not an errno name (like ECONNRESET)",
 				    quote(&q, v));
 		}

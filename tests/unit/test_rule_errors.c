@@ -150,7 +150,7 @@ static const struct row rows[] = {
 	{ "x error=5", "error='5' is not an errno name (like ECONNRESET)" },
 	{ "x error=econnreset", "error='econnreset': errno names are upper case ('ECONNRESET')" },
 	{ "x error=Etimedout", "error='Etimedout': errno names are upper case ('ETIMEDOUT')" },
-	{ "x error=ENOENT", "error='ENOENT' is not an errno name (like ECONNRESET)" },
+	{ "x error=ENOENT", "error='ENOENT' is not an errno a network call fails with (like ECONNRESET)" },
 	{ "x dns=foo", "dns='foo' is not nxdomain, servfail, timeout or an IP address" },
 	{ "x dns=NXDOMAIN", "dns='NXDOMAIN' is not nxdomain, servfail, timeout or an IP address" },
 	{ "x dns=1.2.3", "dns='1.2.3' is not nxdomain, servfail, timeout or an IP address" },
