@@ -71,19 +71,23 @@ static void entry_clear(int fd, struct fd_entry *e)
 	struct epset *ep = __atomic_exchange_n(&e->ep, NULL, __ATOMIC_ACQ_REL);
 	if (ep)
 		epoll_fd_closed(ep);
-	e->tgen = 0;
+	/* (another thread may be looking at an fd that just got this number: the kernel orders
+	 * the close before it, which no sanitizer sees, so these stores are atomic too) */
+	__atomic_store_n(&e->tgen, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->kind, FD_UNKNOWN, __ATOMIC_RELEASE);
-	e->gen = 0;
-	e->ino = 0;
-	e->bytes = 0;
-	e->pending_err = 0;
-	e->dep = 0;
+	__atomic_store_n(&e->gen, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->ino, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->bytes, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->pending_err, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->dep, 0, __ATOMIC_RELAXED);
 }
 
 void fd_forget(int fd)
 {
 	struct fd_entry *e = fd_lookup(fd);
-	if (e && (e->kind != FD_UNKNOWN || e->flags || e->ep))
+	if (e && (__atomic_load_n(&e->kind, __ATOMIC_ACQUIRE) != FD_UNKNOWN ||
+		  __atomic_load_n(&e->flags, __ATOMIC_RELAXED) ||
+		  __atomic_load_n(&e->ep, __ATOMIC_RELAXED)))
 		entry_clear(fd, e);
 }
 

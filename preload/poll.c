@@ -34,9 +34,9 @@ static struct gate *wait_gate(int fd, const struct ruleset *set)
 	uint16_t fl = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
 	if (!(fl & FDF_GATED)) {
 		if (!set->timed || e->kind != FD_INET || e->proto != CHAOS_PROTO_TCP ||
-		    !(fl & FDF_PEER) || e->tgen == set->gen)
+		    !(fl & FDF_PEER) || __atomic_load_n(&e->tgen, __ATOMIC_RELAXED) == set->gen)
 			return NULL;
-		e->tgen = set->gen;
+		__atomic_store_n(&e->tgen, set->gen, __ATOMIC_RELAXED);
 		if (!gate_for(fd, e, set))
 			return NULL;
 	}

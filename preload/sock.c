@@ -130,12 +130,13 @@ bool fd_still_same(int fd, struct fd_entry *e)
 	struct stat st;
 	int saved = errno;
 	bool same = true;
+	uint64_t ino = __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
 	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
 		same = false;
-	} else if (e->ino == 0) {
-		e->ino = (uint64_t)st.st_ino;
+	} else if (ino == 0) {
+		__atomic_store_n(&e->ino, (uint64_t)st.st_ino, __ATOMIC_RELAXED);
 	} else {
-		same = e->ino == (uint64_t)st.st_ino;
+		same = ino == (uint64_t)st.st_ino;
 	}
 	errno = saved;
 	return same;

@@ -74,6 +74,27 @@ except BlockingIOError:
 PY
 check "stall fills the buffers" "full yes" "$(X -f "$D stall" -- python3 "$T/fill.py" "$P")"
 
+# 10,000 stalled connections in one service: fds in chaos-exec, no thread anywhere
+[ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge 10100 ] ||
+	fail "10,000 stalled connections need a hard file limit of 10100 (ulimit -Hn is $(ulimit -Hn))"
+mkfifo "$T/hold.in"
+"$CHAOS_EXEC" --log /dev/null -f "$D stall" -- "$TIMEPROBE" hold 127.0.0.1 "$P" 10000 \
+	<"$T/hold.in" >"$T/hold.out" &
+HPID=$!
+PIDS="$PIDS $HPID"
+exec 8>"$T/hold.in"
+i=0
+while ! grep -q stalled "$T/hold.out" && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+check "10,000 stalled" "stalled 10000" "$(cat "$T/hold.out")"
+held=$(ls /proc/$HPID/fd | wc -l)
+[ "$held" -ge 10000 ] || fail "chaos-exec holds $held fds, not the 10,000 stalled connections"
+child=$(pgrep -P $HPID | head -1)
+check "no thread in the service" "Threads:	1" "$(grep Threads: /proc/$child/status)"
+check "no thread in chaos-exec" "Threads:	1" "$(grep Threads: /proc/$HPID/status)"
+exec 8>&-
+wait $HPID
+PASSED=$((PASSED + 1))
+
 # ---- delay: answers, connects and requests come late ------------------------------------------
 for via in $WAITS; do
 	check_ms "delay answer $via" ok 198 290 \

@@ -219,8 +219,14 @@ static void *epoll_thread(void *arg)
 	char buf[64];
 	long s = ms();
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	if (send(fd, "ping\n", 5, 0) != 5 || wait_ready(fd, POLLIN, "epoll", 5000) != 1 ||
-	    recv(fd, buf, sizeof(buf), 0) <= 0) {
+	ssize_t sent = send(fd, "ping\n", 5, 0);
+	if (sent < 0 && errno == EAGAIN && wait_ready(fd, POLLOUT, "epoll", 5000) == 1)
+		sent = send(fd, "ping\n", 5, 0); /* (a request held back: delay on=send) */
+	int w = sent == 5 ? wait_ready(fd, POLLIN, "epoll", 5000) : -2;
+	ssize_t n = w == 1 ? recv(fd, buf, sizeof(buf), 0) : -2;
+	if (n <= 0) {
+		fprintf(stderr, "epoll thread: send %zd, wait %d, recv %zd: %s\n", sent, w, n,
+			strerror(errno));
 		*out = -1;
 		return NULL;
 	}
