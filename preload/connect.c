@@ -191,24 +191,11 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		}
 	}
 	/* faults in time: a stall (steered), a delayed connect (held back) */
-	struct gate *g = e && proto == CHAOS_PROTO_TCP ? gate_for(fd, e, set) : NULL;
 	const struct prule *stall = NULL, *delay = NULL;
 	uint64_t start = chaos_now_ns();
-	if (g && gate_lock(g)) {
-		gate_rules(fd, e, g, set, start);
-		stall = gate_active(g, GK_STALL, start);
-		delay = gate_active(g, GK_DCONN, start);
-		bool other = false;
-		if (stall)
-			g->rule[GK_STALL] = NULL; /* the kernel stalls a steered connection itself */
-		for (int k = 0; k < GK__N; k++)
-			other |= g->rule[k] != NULL;
-		gate_unlock(g);
-		if (!other) {
-			gate_release(fd, e); /* nothing left for a gate to do */
-			g = NULL;
-		}
-	}
+	struct gate *g = e && proto == CHAOS_PROTO_TCP && set->timed
+				 ? gate_connect(fd, e, set, start, &stall, &delay)
+				 : NULL;
 	int rc = STEER_NOT;
 	if (stall)
 		rc = steer_stall(fd, addr, &d, stall, e);

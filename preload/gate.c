@@ -79,13 +79,6 @@ struct gate *gate_attach(int fd, struct fd_entry *e)
 	return g;
 }
 
-void gate_release(int fd, struct fd_entry *e)
-{
-	uint16_t old = __atomic_fetch_and(&e->flags, (uint16_t)~FDF_GATED, __ATOMIC_ACQ_REL);
-	if (old & FDF_GATED)
-		gate_detach(fd);
-}
-
 void gate_detach(int fd)
 {
 	struct gate *g = gate_slot(fd, false);
@@ -331,6 +324,37 @@ struct gate *gate_for(int fd, struct fd_entry *e, const struct ruleset *set)
 	if (!any)
 		return NULL;
 	return gate_attach(fd, e);
+}
+
+struct gate *gate_connect(int fd, struct fd_entry *e, const struct ruleset *set, uint64_t now,
+			  const struct prule **stall, const struct prule **delay)
+{
+	/* decided on a gate of our own first: a connection that is only steered to the stall
+	 * listener needs none (ten thousand stalled connections cost no gates) */
+	struct gate tmp;
+	memset(&tmp, 0, sizeof(tmp));
+	gate_rules(fd, e, &tmp, set, now);
+	*stall = gate_active(&tmp, GK_STALL, now);
+	*delay = gate_active(&tmp, GK_DCONN, now);
+	if (*stall)
+		tmp.rule[GK_STALL] = NULL; /* the kernel stalls a steered connection itself */
+	bool other = false;
+	for (int k = 0; k < GK__N; k++)
+		other |= tmp.rule[k] != NULL;
+	if (!other)
+		return NULL;
+	struct gate *g = gate_attach(fd, e);
+	if (!g || !gate_lock(g)) {
+		*delay = NULL; /* (an fd beyond the table: nothing to hold it back with) */
+		return NULL;
+	}
+	uint64_t lock = g->lock;
+	uint32_t used = g->used;
+	*g = tmp;
+	g->lock = lock;
+	g->used = used;
+	gate_unlock(g);
+	return g;
 }
 
 /* ---- numbers ---------------------------------------------------------------------------------- */

@@ -94,8 +94,6 @@ struct gate *gate_get(int fd);
 struct gate *gate_attach(int fd, struct fd_entry *e);
 /* The fd is closed or reused: its gate goes (fdtable.c). */
 void gate_detach(int fd);
-/* The gate is not needed after all (a connection steered to the stall listener). */
-void gate_release(int fd, struct fd_entry *e);
 
 /* Take the gate's lock; false if this thread holds it already (a signal handler interrupted
  * a hook on this fd): the caller then passes the call through. */
@@ -109,6 +107,12 @@ bool gate_valid(int fd, struct fd_entry *e);
 /* Do timed rules cover this connection's peer, from now on?  Attaches a gate if so (connect,
  * the first I/O after a rule arrived).  Returns the gate, or NULL. */
 struct gate *gate_for(int fd, struct fd_entry *e, const struct ruleset *set);
+
+/* A connection being made: ask the triggers of the timed rules covering it; *stall (steer it)
+ * and *delay (hold its connect back) say which fire now.  Returns the gate attached to fd if
+ * one is needed (a stall alone needs none), else NULL. */
+struct gate *gate_connect(int fd, struct fd_entry *e, const struct ruleset *set, uint64_t now,
+			  const struct prule **stall, const struct prule **delay);
 
 /* Bring rule[] up to date for the set (asking the triggers of rules new to this connection).
  * Call with the lock held. */

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -22,6 +23,8 @@
 
 #include "gate.h"
 #include "units.h"
+
+static int sleep_until(uint64_t until, bool timed);
 
 static struct timespec ts_of(uint64_t ns)
 {
@@ -34,6 +37,19 @@ int chaos_sleep_until(uint64_t until, bool timed)
 	int saved = errno, rc = 0;
 	if (until <= chaos_now_ns())
 		return 0;
+	int slack = prctl(PR_GET_TIMERSLACK);
+	if (slack > 1000)
+		prctl(PR_SET_TIMERSLACK, 1000UL);
+	rc = sleep_until(until, timed);
+	if (slack > 1000)
+		prctl(PR_SET_TIMERSLACK, (unsigned long)slack);
+	errno = saved;
+	return rc;
+}
+
+static int sleep_until(uint64_t until, bool timed)
+{
+	int saved = errno, rc = 0;
 	struct timespec t = ts_of(until);
 	if (timed) {
 		int r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL);
