@@ -508,6 +508,7 @@ static int gated_wait(int epfd, struct epoll_event *out, int max, uint64_t timeo
 	uint64_t start = chaos_now_ns();
 	uint64_t deadline = timeout == UINT64_MAX ? UINT64_MAX : start + timeout;
 	for (;;) {
+		chaos_refresh();
 		uint64_t now = chaos_now_ns(), next = deadline;
 		if (chaos_lock(&s->lock)) {
 			uint64_t t = look_held(s, now);

@@ -735,6 +735,7 @@ ssize_t gate_recv(const struct io_op *op, struct io_ctx *c, size_t len)
 	bool timeo_known = false;
 
 	for (;;) {
+		chaos_refresh();
 		uint64_t now = chaos_now_ns(), due = 0, watch = 0, avail = 0, slice = SIZE_MAX;
 		bool eof = false, wait = false;
 		int err = 0;
@@ -841,6 +842,7 @@ ssize_t gate_send(const struct io_op *op, struct io_ctx *c, size_t len)
 	size_t done = 0;
 
 	for (;;) {
+		chaos_refresh();
 		uint64_t now = chaos_now_ns(), due = 0, allowed = 0, slice = SIZE_MAX;
 		if (!gate_lock(g))
 			return done ? (ssize_t)done : io_real(op, len, 0);

@@ -59,6 +59,13 @@ extern struct shm_header *chaos_shm;
 void ctl_attach(void);
 void ctl_refresh(void);
 
+/* A wait or a held-back call that loops: take a rule change made meanwhile. */
+static inline void chaos_refresh(void)
+{
+	if (unlikely(__atomic_load_n(chaos_ctl_pending, __ATOMIC_RELAXED)))
+		ctl_refresh();
+}
+
 /* Per-thread guard: while set, hooks pass straight through (our own I/O, logging, DNS). */
 extern __thread int chaos_busy __attribute__((tls_model("initial-exec")));
 

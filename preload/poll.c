@@ -76,6 +76,7 @@ static int gated_poll(struct pollfd *fds, nfds_t n, uint64_t timeout, const sigs
 	}
 	memset(hide, 0, n * sizeof(*hide));
 	for (;;) {
+		chaos_refresh();
 		uint64_t now = chaos_now_ns(), next = deadline;
 		for (nfds_t i = 0; i < n; i++) {
 			copy[i] = fds[i];
