@@ -296,11 +296,7 @@ ssize_t io_after(enum chaos_call call, int flags, ssize_t ret, struct io_ctx *c)
 /* Return -1 with the injected errno (and SIGPIPE for EPIPE, as the kernel does). */
 ssize_t io_fail(const struct io_ctx *c, int flags);
 
-/* Shorten an iovec to at most len bytes (into out, which has room for cnt). */
-int iov_clamp(const struct iovec *iov, int cnt, size_t len, struct iovec *out);
 size_t iov_total(const struct iovec *iov, int cnt);
-ssize_t clamped_rwv(int fd, const struct iovec *iov, int cnt, size_t len, bool out);
-ssize_t clamped_msg(int fd, struct msghdr *msg, int flags, size_t len, bool out);
 
 /* glibc's fortified variants, which we interpose too */
 ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);

@@ -1,10 +1,12 @@
-/* io.c -- the part of send/recv/read/write that decides: pass, fail, or reset the connection
+/* io.c -- the part of send/recv/read/write that decides: pass, fail, reset, or go through a gate
  *
- * Every send- and recv-like hook calls io_before() and io_after() around the real call once the
- * fast path (io_fast) says some rule or some fd needs a look.  A reset is a real one: the
- * socket is disconnected with connect(AF_UNSPEC), which sends the peer an RST and leaves
- * ECONNRESET pending on the socket, so the real call that follows reports it, and poll/epoll
- * see the error as they would after a reset from the network.
+ * Every send- and recv-like hook calls io_call() once the fast path (io_fast) says some rule or
+ * some fd needs a look: io_before() decides (errors and resets, first), the gate (gate.c) holds
+ * the call back if faults in time cover the connection, the real call moves at most the bytes
+ * allowed, and io_after() counts and fixes up.  A reset is a real one: the socket is
+ * disconnected with connect(AF_UNSPEC), which sends the peer an RST and leaves ECONNRESET
+ * pending on the socket, so the real call that follows reports it, and poll/epoll see the error
+ * as they would after a reset from the network.
  */
 #include <errno.h>
 #include <limits.h>
@@ -24,46 +26,6 @@ size_t iov_total(const struct iovec *iov, int cnt)
 	for (int i = 0; i < cnt; i++)
 		total += iov[i].iov_len;
 	return total;
-}
-
-int iov_clamp(const struct iovec *iov, int cnt, size_t len, struct iovec *out)
-{
-	int n = 0;
-	for (int i = 0; i < cnt && len > 0; i++) {
-		out[n] = iov[i];
-		if (out[n].iov_len > len)
-			out[n].iov_len = len;
-		len -= out[n].iov_len;
-		n++;
-	}
-	return n;
-}
-
-/* The real call with at most len bytes.  Out of line: the iovec copy is large, and the hooks'
- * frames stay small. */
-__attribute__((noinline)) ssize_t clamped_rwv(int fd, const struct iovec *iov, int cnt, size_t len,
-					      bool out)
-{
-	struct iovec v[IOV_MAX];
-	int n = iov_clamp(iov, cnt, len, v);
-	return out ? real_writev(fd, v, n) : real_readv(fd, v, n);
-}
-
-__attribute__((noinline)) ssize_t clamped_msg(int fd, struct msghdr *msg, int flags, size_t len,
-					      bool out)
-{
-	struct iovec v[IOV_MAX];
-	struct msghdr m = *msg;
-	m.msg_iov = v;
-	m.msg_iovlen = (size_t)iov_clamp(msg->msg_iov, (int)msg->msg_iovlen, len, v);
-	if (out)
-		return real_sendmsg(fd, &m, flags);
-	ssize_t r = real_recvmsg(fd, &m, flags);
-	/* hand back what the kernel filled in besides the data */
-	msg->msg_namelen = m.msg_namelen;
-	msg->msg_controllen = m.msg_controllen;
-	msg->msg_flags = m.msg_flags;
-	return r;
 }
 
 static bool abort_connection(int fd)
