@@ -448,6 +448,7 @@ static void rx_observe(int fd, struct fd_entry *e, struct gate *g, uint64_t now,
 		       int err)
 {
 	int saved = errno;
+	rx_advance(g, now); /* (marks due by now are not pending any more) */
 	if (revents < 0 && !err) {
 		struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
 		revents = real_poll(&p, 1, 0) == 1 ? p.revents : 0;
@@ -460,6 +461,14 @@ static void rx_observe(int fd, struct fd_entry *e, struct gate *g, uint64_t now,
 		if (ioctl(fd, FIONREAD, &inq) == 0 && inq >= 0 &&
 		    g->rx_consumed + (uint64_t)inq > end)
 			end = g->rx_consumed + (uint64_t)inq;
+		if (end <= g->rx_seen && !(revents & (POLLRDHUP | POLLHUP | POLLERR)) &&
+		    !g->rx_eof_seen) {
+			/* readable with nothing new: the end of the stream, which the program's
+			 * wait may not have asked about (POLLRDHUP) */
+			struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+			if (real_poll(&p, 1, 0) == 1)
+				revents |= p.revents;
+		}
 	}
 	errno = saved;
 	bool eof = err || (revents & (POLLRDHUP | POLLHUP | POLLERR));
