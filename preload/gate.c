@@ -443,9 +443,11 @@ static void rx_advance(struct gate *g, uint64_t now)
 }
 
 /* New bytes, the end of the stream or an error seen in the kernel now (err: one our own wait
- * took from the kernel).  revents: what a wait just reported, or -1 to look. */
+ * took from the kernel).  revents: what a wait just reported, or -1 to look.  prompt: the
+ * arrival was reported as it happened (a wait that watched for it woke); otherwise what is new
+ * came after the last look, and is timed from it. */
 static void rx_observe(int fd, struct fd_entry *e, struct gate *g, uint64_t now, int revents,
-		       int err)
+		       int err, bool prompt)
 {
 	int saved = errno;
 	rx_advance(g, now); /* (marks due by now are not pending any more) */
@@ -477,8 +479,7 @@ static void rx_observe(int fd, struct fd_entry *e, struct gate *g, uint64_t now,
 		g->rx_obs = now;
 		return;
 	}
-	/* bytes that came while earlier ones were held back came after our last look */
-	uint64_t arrival = g->mcount && g->rx_obs ? g->rx_obs : now;
+	uint64_t arrival = prompt || !g->rx_obs ? now : g->rx_obs;
 	const struct prule *p = gate_active(g, GK_DRX, now);
 	uint64_t delay = 0;
 	if (p) {
@@ -659,7 +660,8 @@ unsigned gate_hidden(int fd, struct gate *g, uint64_t now, int revents, uint64_t
 	bool rx = gate_active(g, GK_DRX, now) || gate_active(g, GK_BW, now) || g->mcount ||
 		  g->rx_vis < g->rx_seen;
 	if (rx) {
-		rx_observe(fd, e, g, now, revents, 0);
+		/* a wait that reported the socket readable saw the arrival as it happened */
+		rx_observe(fd, e, g, now, revents, 0, revents >= 0 && (revents & POLLIN));
 		bool eof;
 		uint64_t rdue = 0;
 		uint64_t n = rx_readable(g, now, &eof, &rdue);
@@ -741,11 +743,11 @@ ssize_t gate_recv(const struct io_op *op, struct io_ctx *c, size_t len)
 	struct fd_entry *e = c->e;
 	bool peek = op->flags & MSG_PEEK, nb = sock_nonblocking(fd, op->flags);
 	uint64_t start = chaos_now_ns(), deadline = UINT64_MAX, timeo = 0;
-	bool timeo_known = false;
+	bool timeo_known = false, arrived = false;
 
 	for (;;) {
 		chaos_refresh();
-		uint64_t now = chaos_now_ns(), due = 0, watch = 0, avail = 0, slice = SIZE_MAX;
+		uint64_t now = chaos_now_ns(), due = 0, avail = 0, slice = SIZE_MAX;
 		bool eof = false, wait = false;
 		int err = 0;
 		if (!gate_lock(g))
@@ -762,10 +764,9 @@ ssize_t gate_recv(const struct io_op *op, struct io_ctx *c, size_t len)
 			g->conn_due = 0;
 			if (gate_active(g, GK_DRX, now) || gate_active(g, GK_BW, now) || g->mcount ||
 			    g->rx_vis < g->rx_seen || g->rx_err) {
-				rx_observe(fd, e, g, now, -1, 0);
+				rx_observe(fd, e, g, now, -1, 0, arrived);
+				arrived = false;
 				avail = rx_readable(g, now, &eof, &due);
-				if (g->mcount)
-					watch = look_interval(g);
 				if (eof && g->rx_err) {
 					err = g->rx_err;
 					if (!peek)
@@ -818,9 +819,11 @@ ssize_t gate_recv(const struct io_op *op, struct io_ctx *c, size_t len)
 			return -1;
 		}
 		if (due) {
+			/* one sleep to the end (no looking in between: every return to user space
+			 * is a moment a signal could come without interrupting anything, which the
+			 * kernel's blocking recv never has); what arrives meanwhile is timed from
+			 * the last look, and becomes visible with what is due */
 			uint64_t until = due < deadline ? due : deadline;
-			if (watch && now + watch < until)
-				until = now + watch;
 			if (chaos_sleep_until(until, timeo != 0) < 0) {
 				errno = EINTR;
 				return -1;
@@ -832,9 +835,10 @@ ssize_t gate_recv(const struct io_op *op, struct io_ctx *c, size_t len)
 			errno = -w;
 			return -1;
 		}
+		arrived = w > 0; /* it came just now */
 		if (w < 0 && gate_lock(g)) {
 			/* our peek took the error from the kernel: it is given when it is due */
-			rx_observe(fd, e, g, chaos_now_ns(), 0, -w);
+			rx_observe(fd, e, g, chaos_now_ns(), 0, -w, true);
 			gate_unlock(g);
 		}
 	}

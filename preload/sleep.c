@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -37,9 +36,6 @@ int chaos_sleep_until(uint64_t until, bool timed)
 	int saved = errno, rc = 0;
 	if (until <= chaos_now_ns())
 		return 0;
-	int slack = prctl(PR_GET_TIMERSLACK);
-	if (slack > 1000)
-		prctl(PR_SET_TIMERSLACK, 1000UL);
 	/* a long sleep ends in two steps: a CPU woken a millisecond before the end wakes on time
 	 * for it, where one that idled all along may be slow out of its deeper sleep */
 	uint64_t now = chaos_now_ns();
@@ -47,8 +43,6 @@ int chaos_sleep_until(uint64_t until, bool timed)
 		rc = sleep_until(until - NSEC_PER_MSEC, timed);
 	if (!rc)
 		rc = sleep_until(until, timed);
-	if (slack > 1000)
-		prctl(PR_SET_TIMERSLACK, (unsigned long)slack);
 	errno = saved;
 	return rc;
 }
