@@ -28,8 +28,11 @@ int chaos_preload_supported(const struct chaos_rule *r, char *err, size_t errlen
 			chaos_rule_describe_action(r, act, sizeof(act));
 			snprintf(err, errlen,
 				 "%s acts on TCP connections in the preload library, and the target "
-				 "is 'udp:' (chaos-attach drops UDP datagrams)",
-				 act);
+				 "is 'udp:'%s",
+				 act,
+				 r->action == CHAOS_ACT_BLACKHOLE
+					 ? " (chaos-attach drops UDP datagrams both ways)"
+					 : "");
 			return -ENOTSUP;
 		}
 		return 0;
