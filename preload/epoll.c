@@ -448,8 +448,10 @@ static int judge(struct epset *s, struct epoll_event *out, int n, uint64_t now)
 				r->held = 1;
 				s->nheld++;
 			}
+			/* (a modification makes the kernel look again, and report what it still
+			 * has: only when the mask changes) */
 			bool lt = !(r->app_events & (EPOLLET | EPOLLONESHOT));
-			if (lt && !r->fired)
+			if (lt && !r->fired && masked(r, h) != r->kern_events)
 				kernel_mod(s, r, masked(r, h), true);
 		}
 	}

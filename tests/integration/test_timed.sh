@@ -188,6 +188,60 @@ after=$(sed -n 2p "$T/live.out")
 	fail "delay added live: round trips $before ms, then $after ms"
 PASSED=$((PASSED + 1))
 
+# waits that hold something back sleep, they never spin: CPU time spent in a 400 ms wait for an
+# answer, a reset or a connect that are held back (a spin would spend ~400 ms)
+cat >"$T/rstpeer.py" <<'PY'
+import os, socket, struct, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(50)
+open(sys.argv[1] + ".t", "w").write(str(s.getsockname()[1])); os.rename(sys.argv[1] + ".t", sys.argv[1])
+while True:
+    c, _ = s.accept(); c.recv(10)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.close()
+PY
+python3 "$T/rstpeer.py" "$T/rstport" >/dev/null 2>&1 &
+PIDS="$PIDS $!"
+while [ ! -s "$T/rstport" ]; do sleep 0.02; done
+RST=$(cat "$T/rstport")
+cat >"$T/nospin.py" <<'PY'
+import resource, select, socket, sys, time
+port, via, what = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF); return r.ru_utime + r.ru_stime
+s = socket.socket(); s.setblocking(False)
+try:
+    s.connect(("127.0.0.1", port))
+except BlockingIOError:
+    pass
+ev = select.POLLOUT if what == "connect" else select.POLLIN
+if what != "connect":
+    select.select([], [s], [], 2)
+    s.send(b"ping\n")
+c, t = cpu(), time.monotonic()
+if via == "poll":
+    p = select.poll(); p.register(s, ev); got = p.poll(2000)
+elif via == "select":
+    got = select.select([s] if ev == select.POLLIN else [], [s] if ev == select.POLLOUT else [], [], 2)
+else:
+    e = select.epoll(); e.register(s, ev | (select.EPOLLET if via == "epoll-et" else 0))
+    got = e.poll(2)
+print("ready" if got and got != ([], [], []) else "none", round((time.monotonic() - t) * 1000),
+      round((cpu() - c) * 1000))
+PY
+for via in poll select epoll epoll-et; do
+	for what in answer reset connect; do
+		case $what in
+		answer) rule="$D delay=400ms on=recv" port=$P ;;
+		reset) rule="127.0.0.1:$RST delay=400ms on=recv" port=$RST ;;
+		connect) rule="$D delay=400ms on=connect" port=$P ;;
+		esac
+		got=$(X -f "$rule" -- python3 "$T/nospin.py" "$port" "$via" "$what")
+		set -- $got
+		[ "$1" = ready ] && [ "$2" -ge 395 ] && [ "$2" -le 500 ] && [ "$3" -le 40 ] ||
+			fail "no spin, $via, $what held back: [$got] (ready, ms, cpu ms)"
+		PASSED=$((PASSED + 1))
+	done
+done
+
 # ---- slice, bandwidth -------------------------------------------------------------------------
 start_server E echo
 for via in send write sendmsg writev; do
