@@ -88,7 +88,7 @@ while ! grep -q stalled "$T/hold.out" && [ $i -lt 600 ]; do sleep 0.05; i=$((i +
 check "10,000 stalled" "stalled 10000" "$(cat "$T/hold.out")"
 held=$(ls /proc/$HPID/fd | wc -l)
 [ "$held" -ge 10000 ] || fail "chaos-exec holds $held fds, not the 10,000 stalled connections"
-child=$(pgrep -P $HPID | head -1)
+child=$(cut -d" " -f1 /proc/$HPID/task/$HPID/children)
 check "no thread in the service" "Threads:	1" "$(grep Threads: /proc/$child/status)"
 check "no thread in chaos-exec" "Threads:	1" "$(grep Threads: /proc/$HPID/status)"
 exec 8>&-
