@@ -207,7 +207,7 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	else if (dep && saved != EINTR)
 		deps_error(dep, saved);
 	if (delay)
-		return gate_connect_delay(fd, e, g, addr, len, start, rc, rc < 0 ? saved : 0);
+		return gate_connect_delay(fd, e, g, start, rc, rc < 0 ? saved : 0);
 	errno = saved;
 	return rc;
 }

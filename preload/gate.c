@@ -221,7 +221,7 @@ static void log_timed(const char *call, struct fd_entry *e, const struct prule *
 
 /* Ask the triggers of rules this connection has not met yet, when their window is open (a
  * connection made while a rule waits for its start= is decided when it opens). */
-static void decide(struct fd_entry *e, struct gate *g, uint64_t now)
+static void decide(struct gate *g, uint64_t now)
 {
 	for (int k = 0; k < GK__N; k++) {
 		const struct prule *p = g->rule[k];
@@ -249,7 +249,6 @@ static void decide(struct fd_entry *e, struct gate *g, uint64_t now)
 				g->fired[j] = g->fired[k];
 				g->serial[j] = g->serial[k];
 			}
-		(void)e;
 	}
 }
 
@@ -279,7 +278,7 @@ void gate_rules(int fd, struct fd_entry *e, struct gate *g, const struct ruleset
 		}
 		g->gen = set->gen;
 	}
-	decide(e, g, now);
+	decide(g, now);
 }
 
 const struct prule *gate_active(const struct gate *g, enum gate_kind k, uint64_t now)
@@ -687,9 +686,8 @@ unsigned gate_hidden(int fd, struct gate *g, uint64_t now, int revents, uint64_t
 	return hide;
 }
 
-bool gate_busy(const struct gate *g, uint64_t now)
+bool gate_busy(const struct gate *g)
 {
-	(void)now;
 	for (int k = 0; k < GK__N; k++)
 		if (g->rule[k])
 			return true;
@@ -941,11 +939,8 @@ static bool arrives_later(int err)
 	return false;
 }
 
-int gate_connect_delay(int fd, struct fd_entry *e, struct gate *g, const struct sockaddr *addr,
-		       socklen_t len, uint64_t start, int rc, int err)
+int gate_connect_delay(int fd, struct fd_entry *e, struct gate *g, uint64_t start, int rc, int err)
 {
-	(void)addr;
-	(void)len;
 	uint64_t now = chaos_now_ns();
 	const struct prule *p = g->rule[GK_DCONN];
 	uint64_t d = burst_delay(g, p, GK_DCONN, 0);

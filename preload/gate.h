@@ -130,15 +130,14 @@ unsigned gate_hidden(int fd, struct gate *g, uint64_t now, int revents, uint64_t
 		     uint64_t *watch);
 
 /* Is the gate holding anything back, or about to (a wait must ask gate_hidden)? */
-bool gate_busy(const struct gate *g, uint64_t now);
+bool gate_busy(const struct gate *g);
 
 /* The I/O paths: the whole call on a gated socket (blocking ones wait as the kernel would). */
 ssize_t gate_recv(const struct io_op *op, struct io_ctx *c, size_t len);
 ssize_t gate_send(const struct io_op *op, struct io_ctx *c, size_t len);
 
 /* connect: a delayed connect (on=connect), blocking or not; returns connect's result */
-int gate_connect_delay(int fd, struct fd_entry *e, struct gate *g, const struct sockaddr *addr,
-		       socklen_t len, uint64_t start, int rc, int err);
+int gate_connect_delay(int fd, struct fd_entry *e, struct gate *g, uint64_t start, int rc, int err);
 /* A connect, SO_ERROR or getpeername on a socket whose connect is held back: 0 when the gate
  * has nothing to say, EALREADY while the connect is held back, or the error it ended with
  * (taken once when take). */

@@ -200,7 +200,7 @@ enum io_verdict io_before(int fd, enum chaos_call call, const char *fn, const st
 		gate_rules(fd, e, g, set, chaos_now_ns());
 		gate_unlock(g);
 	}
-	if (gate_busy(g, 0))
+	if (gate_busy(g))
 		c->g = g;
 	return v;
 }
