@@ -24,6 +24,7 @@
 #include "gate.h"
 #include "shm.h"
 #include "units.h"
+#include "vfork.h"
 
 /* The close-delay rule that fires for this fd's close, or NULL. */
 static const struct prule *slow_rule(int fd, struct fd_entry **ep)
@@ -137,11 +138,23 @@ static int slow_close(int fd, struct fd_entry *e, const struct prule *p, bool cl
 	return real_close(fd);
 }
 
+/* Does closing or replacing fd change what this process knows?  In a vfork child it must not
+ * (vfork.h): the answer is false there. */
+static bool ours_to_forget(int fd)
+{
+	struct fd_entry *e = fd_lookup(fd);
+	bool known = (e && __atomic_load_n(&e->kind, __ATOMIC_RELAXED) != FD_UNKNOWN) ||
+		     log_fd_is(fd);
+	return !known || !chaos_in_vfork_child();
+}
+
 /* dup.c: newfd is about to be replaced; a close-delay socket there is handed over first. */
 void close_before_replace(int newfd);
 void close_before_replace(int newfd)
 {
 	struct fd_entry *e = NULL;
+	if (!ours_to_forget(newfd))
+		return;
 	const struct prule *p = slow_rule(newfd, &e);
 	if (p)
 		slow_close(newfd, e, p, false);
@@ -150,6 +163,8 @@ void close_before_replace(int newfd)
 EXPORT int close(int fd)
 {
 	CHAOS_INIT();
+	if (!ours_to_forget(fd))
+		return real_close(fd);
 	struct fd_entry *e = NULL;
 	const struct prule *p = slow_rule(fd, &e);
 	if (p)
@@ -163,7 +178,7 @@ EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
 	CHAOS_INIT();
 	int r = real_close_range(first, last, flags);
-	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC)) {
+	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC) && !chaos_in_vfork_child()) {
 		fd_forget_range(first, last);
 		log_fd_closed_range(first, last);
 	}
@@ -174,6 +189,8 @@ EXPORT void closefrom(int lowfd)
 {
 	CHAOS_INIT();
 	real_closefrom(lowfd);
+	if (chaos_in_vfork_child())
+		return;
 	if (lowfd < 0)
 		lowfd = 0;
 	fd_forget_range((unsigned)lowfd, ~0u);

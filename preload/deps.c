@@ -73,9 +73,16 @@ static void add_addr(struct shm_dep *d, const struct chaos_dest *dest)
 {
 	uint8_t n = __atomic_load_n(&d->naddrs, __ATOMIC_ACQUIRE);
 	size_t alen = dest->family == AF_INET ? 4 : 16;
-	for (uint8_t i = 0; i < n && i < 8; i++)
-		if (d->addrs[i].family == dest->family && !memcmp(d->addrs[i].addr, dest->addr, alen))
+	for (uint8_t i = 0; i < n && i < 8; i++) {
+		/* a slot is claimed (naddrs) before it is filled in: its family, stored last,
+		 * says when the address may be read.  Wait the few instructions another thread
+		 * takes to fill it; one that never does (its writer forked away) is passed over. */
+		uint8_t fam = __atomic_load_n(&d->addrs[i].family, __ATOMIC_ACQUIRE);
+		for (int spin = 0; !fam && spin < 1000; spin++)
+			fam = __atomic_load_n(&d->addrs[i].family, __ATOMIC_ACQUIRE);
+		if (fam == dest->family && !memcmp(d->addrs[i].addr, dest->addr, alen))
 			return;
+	}
 	while (n < 8) {
 		if (__atomic_compare_exchange_n(&d->naddrs, &n, (uint8_t)(n + 1), false,
 						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {

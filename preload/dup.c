@@ -8,12 +8,13 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "vfork.h"
 
 EXPORT int dup(int oldfd)
 {
 	CHAOS_INIT();
 	int r = real_dup(oldfd);
-	if (r >= 0)
+	if (r >= 0 && !chaos_in_vfork_child())
 		fd_copy(oldfd, r);
 	return r;
 }
@@ -23,6 +24,8 @@ void close_before_replace(int newfd); /* close.c */
 EXPORT int dup2(int oldfd, int newfd)
 {
 	CHAOS_INIT();
+	if (chaos_in_vfork_child())
+		return real_dup2(oldfd, newfd);
 	if (oldfd != newfd)
 		close_before_replace(newfd);
 	int r = real_dup2(oldfd, newfd);
@@ -36,6 +39,8 @@ EXPORT int dup2(int oldfd, int newfd)
 EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	CHAOS_INIT();
+	if (chaos_in_vfork_child())
+		return real_dup3(oldfd, newfd, flags);
 	if (oldfd != newfd)
 		close_before_replace(newfd);
 	int r = real_dup3(oldfd, newfd, flags);
@@ -51,7 +56,7 @@ EXPORT int dup3(int oldfd, int newfd, int flags)
 static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
 	int r = real(fd, cmd, arg);
-	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && !chaos_in_vfork_child())
 		fd_copy(fd, r);
 	return r;
 }

@@ -20,12 +20,14 @@
 
 #include "internal.h"
 #include "units.h"
+#include "vfork.h"
 
 #define HOOK(ret, name, params) ret(*real_##name) params;
 #include "hooks.def"
 #undef HOOK
 
 int chaos_ready;
+int chaos_pid;
 __thread int chaos_busy __attribute__((tls_model("initial-exec")));
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -92,6 +94,11 @@ static void tell_chaos_exec(void)
 	unsetenv("CHAOS_READY_FD");
 }
 
+static void pid_after_fork(void)
+{
+	__atomic_store_n(&chaos_pid, (int)syscall(SYS_getpid), __ATOMIC_RELAXED);
+}
+
 static void do_init(void)
 {
 	bool ok;
@@ -102,6 +109,8 @@ static void do_init(void)
 #undef HOOK
 
 	chaos_busy++;
+	pid_after_fork();
+	pthread_atfork(NULL, NULL, pid_after_fork);
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
 		seed = chaos_now_ns() ^ ((uint64_t)getpid() << 32);
 	seed = env_u64("CHAOS_SEED", seed, &ok);

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "rule.h"
+#include "shm.h"
 
 struct shm_header;
 
@@ -149,6 +150,7 @@ void chaos_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Forget the log fd if fd is it (the process closed or replaced it). */
 void log_fd_closed(int fd);
 void log_fd_closed_range(unsigned first, unsigned last);
+bool log_fd_is(int fd); /* is fd the log's? */
 
 /* ---- host names (names.c) ---------------------------------------------------------------------- */
 
@@ -307,12 +309,96 @@ int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
 int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *sigmask,
 		size_t fdslen);
 
-/* What the fast path checks before anything else: nothing armed, nothing pending. */
+/* ---- the fast path (rw.c, recv.c, send.c) ------------------------------------------------------
+ *
+ * An exported send/recv/read/write hook is a check inlined here and a tail jump to the real
+ * function; everything else is in a cold function of its own, so the fast path builds no stack
+ * frame.  The check passes a call when io_call() would make exactly the real call and do
+ * nothing else:
+ *   - io is not armed (no rule acts on I/O, nothing injected, no gate, no recording), or
+ *   - the fd is known not to be ours (FD_PASS: a file, a pipe, AF_UNIX, an accepted socket), or
+ *   - it is one of our sockets with nothing on it: no reset or pending connect errno injected,
+ *     no gate attached, no fault in time in the rules, no recording, and no rule acting on I/O
+ *     covers its peer (FDF_MATCH cleared by fd_covered for the current ruleset generation).
+ *     A call that names a destination (sendto, sendmsg with msg_name) is looked up per
+ *     datagram, so it passes here only when no rule acts on I/O at all.
+ * Never before the library is ready (the real_* pointers), and never with a rule change
+ * pending: the slow path takes it (CHAOS_INIT).  FD_UNKNOWN goes to the slow path, which
+ * classifies the fd. */
+
+/* The fd table (fdtable.c), looked into here without a call. */
+#define FD_PAGE_BITS 10
+#define FD_PAGE_ENTRIES (1u << FD_PAGE_BITS)
+#define FD_PAGES 1024u
+extern struct fd_entry *chaos_fd_pages[FD_PAGES];
+
+/* What the fast path checks before anything else: ready, nothing armed, nothing pending. */
 static inline bool io_fast(void)
 {
-	return likely(__atomic_load_n(&chaos_ready, __ATOMIC_RELAXED)) &&
+	return likely(__atomic_load_n(&chaos_ready, __ATOMIC_ACQUIRE)) &&
 	       !(__atomic_load_n(&chaos_io_armed, __ATOMIC_RELAXED) |
 		 __atomic_load_n(chaos_ctl_pending, __ATOMIC_RELAXED));
 }
+
+/* deps_recording() (deps.c) without the call */
+static inline __attribute__((always_inline)) bool io_recording(void)
+{
+	return chaos_shm && __atomic_load_n(&chaos_shm->record, __ATOMIC_RELAXED);
+}
+
+/* What the fast path may do with a call */
+enum io_way {
+	IO_SLOW_PATH = 0, /* io_call() must see it */
+	IO_DIRECT,        /* the real call, whatever it is */
+	IO_DIRECT_NO_DEST, /* the real call, unless it names a destination of its own (sendto,
+			    * sendmsg with msg_name: looked up per datagram) */
+};
+
+/* While io is armed: would io_call() on fd do nothing but the real call? */
+static inline __attribute__((always_inline)) enum io_way io_fd_way(int fd)
+{
+	if (unlikely((unsigned)fd >= FD_PAGES * FD_PAGE_ENTRIES))
+		return IO_SLOW_PATH;
+	const struct fd_entry *page =
+		__atomic_load_n(&chaos_fd_pages[(unsigned)fd >> FD_PAGE_BITS], __ATOMIC_ACQUIRE);
+	if (unlikely(!page))
+		return IO_SLOW_PATH;
+	const struct fd_entry *e = &page[(unsigned)fd & (FD_PAGE_ENTRIES - 1)];
+	uint8_t kind = __atomic_load_n(&e->kind, __ATOMIC_ACQUIRE);
+	if (likely(kind == FD_PASS))
+		return IO_DIRECT;
+	uint16_t flags = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
+	/* (FDF_MATCH, even from an older generation: io_after counts the bytes) */
+	if (kind != FD_INET || (flags & (FDF_RESET | FDF_PENDING | FDF_GATED | FDF_MATCH)))
+		return IO_SLOW_PATH;
+	const struct ruleset *set = rules_get();
+	if (set->timed || io_recording())
+		return IO_SLOW_PATH;
+	if (!set->io)
+		return IO_DIRECT;
+	if ((flags & FDF_PEER) && __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) == set->gen)
+		return IO_DIRECT_NO_DEST;
+	return IO_SLOW_PATH;
+}
+
+/* The whole check. */
+static inline __attribute__((always_inline)) enum io_way io_way(int fd)
+{
+	if (unlikely(!__atomic_load_n(&chaos_ready, __ATOMIC_ACQUIRE)) ||
+	    unlikely(__atomic_load_n(chaos_ctl_pending, __ATOMIC_RELAXED)))
+		return IO_SLOW_PATH;
+	if (likely(!__atomic_load_n(&chaos_io_armed, __ATOMIC_RELAXED)))
+		return IO_DIRECT;
+	return io_fd_way(fd);
+}
+
+/* For a call without a destination of its own: make the real call at once? */
+static inline __attribute__((always_inline)) bool io_skip(int fd)
+{
+	return likely(io_way(fd) != IO_SLOW_PATH);
+}
+
+/* The cold rest of a hook */
+#define IO_SLOW __attribute__((noinline, cold))
 
 #endif

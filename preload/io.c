@@ -19,6 +19,7 @@
 #include "errnos.h"
 #include "gate.h"
 #include "internal.h"
+#include "vfork.h"
 
 size_t iov_total(const struct iovec *iov, int cnt)
 {
@@ -87,6 +88,8 @@ static enum io_verdict io_decide(int fd, enum chaos_call call, const char *fn,
 	if (!e || __atomic_load_n(&e->kind, __ATOMIC_ACQUIRE) == FD_UNKNOWN) {
 		if (!set->io && !deps_recording())
 			return IO_PASS;
+		if (chaos_in_vfork_child())
+			return IO_PASS; /* the parent's table is not ours to fill (vfork.h) */
 		e = fd_get(fd);
 		if (!e)
 			return IO_PASS;
@@ -149,15 +152,20 @@ static enum io_verdict io_decide(int fd, enum chaos_call call, const char *fn,
 				*len = (size_t)room;
 			continue;
 		}
-		if (!now)
+		if (!now) {
+			/* before a trigger spends anything (count=, skip=, p=): is the fd still
+			 * this peer's socket, or was it closed behind our back (a raw close
+			 * syscall, as libuv makes) and its number reused? */
+			if (!fd_still_same(fd, e)) {
+				fd_forget(fd);
+				fd_classify(fd, e);
+				c->e = NULL;
+				return IO_PASS;
+			}
 			now = chaos_now_ns();
+		}
 		if (chaos_trigger(&p->r, p->st, p->id, chaos_seed, p->armed_ns, now) != CHAOS_FIRE)
 			continue;
-		if (!fd_still_same(fd, e)) {
-			/* the fd was closed and reused behind our back: it is not this peer */
-			fd_classify(fd, e);
-			return IO_PASS;
-		}
 		switch (p->r.action) {
 		case CHAOS_ACT_RESET:
 			log_fault(fn, &d, NULL, NULL, p, "ECONNRESET");

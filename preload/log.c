@@ -15,8 +15,14 @@
 
 #include "event.h"
 #include "internal.h"
+#include "vfork.h"
 
 static int log_fd = -1;
+
+bool log_fd_is(int fd)
+{
+	return fd >= 0 && __atomic_load_n(&log_fd, __ATOMIC_RELAXED) == fd;
+}
 
 void log_fd_closed(int fd)
 {
@@ -44,6 +50,8 @@ static int log_open(void)
 		chaos_warn("cannot open the log %s: %s: faults go to stderr", path, strerror(errno));
 		return 2;
 	}
+	if (chaos_in_vfork_child())
+		return fd; /* the parent cannot use a number only this child has (O_CLOEXEC) */
 	int expected = -1;
 	if (!__atomic_compare_exchange_n(&log_fd, &expected, fd, false, __ATOMIC_RELAXED,
 					 __ATOMIC_RELAXED)) {
