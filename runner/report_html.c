@@ -26,68 +26,17 @@
 #define CELL_W 150
 #define CELL_H 30
 
-struct buf {
-	char *p;
-	size_t n, cap;
-};
-
-static void put(struct buf *b, const char *s, size_t n)
-{
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 8192;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p)
-			abort();
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void puts_(struct buf *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
-
-static void pf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void pf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n < sizeof(tmp)) {
-		put(b, tmp, (size_t)n);
-		return;
-	}
-	char *big = malloc((size_t)n + 1);
-	if (!big)
-		abort();
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	put(b, big, (size_t)n);
-	free(big);
-}
-
 /* Text and attribute values, escaped. */
-static void esc(struct buf *b, const char *s)
+static void esc(struct strbuf *b, const char *s)
 {
 	for (; s && *s; s++) {
 		switch (*s) {
-		case '&': puts_(b, "&amp;"); break;
-		case '<': puts_(b, "&lt;"); break;
-		case '>': puts_(b, "&gt;"); break;
-		case '"': puts_(b, "&quot;"); break;
-		case '\'': puts_(b, "&#39;"); break;
-		default: put(b, s, 1); break;
+		case '&': strbuf_str(b, "&amp;"); break;
+		case '<': strbuf_str(b, "&lt;"); break;
+		case '>': strbuf_str(b, "&gt;"); break;
+		case '"': strbuf_str(b, "&quot;"); break;
+		case '\'': strbuf_str(b, "&#39;"); break;
+		default: strbuf_add(b, s, 1); break;
 		}
 	}
 }
@@ -159,99 +108,99 @@ static const char css[] =
 	"svg .lab{font-size:11px}";
 
 static void result_title(const struct sweep *sw, const struct sw_cell *c, size_t e,
-			 struct buf *b)
+			 struct strbuf *b)
 {
 	const struct sw_cell_ep *r = &c->eps[e];
 	char t[160];
 	sweep_cell_text(sw, c, e, t, sizeof(t));
 	esc(b, sw->eps[e].name);
-	puts_(b, ": ");
+	strbuf_str(b, ": ");
 	esc(b, sw->deps[c->dep].name);
-	puts_(b, " under ");
+	strbuf_str(b, " under ");
 	esc(b, sw->faults[c->fault].name);
-	puts_(b, ": ");
+	strbuf_str(b, ": ");
 	esc(b, t);
 	if (c->state == CELL_DONE) {
-		pf(b, "&#10;under the fault: %s", sw_result_name(r->during));
+		strbuf_printf(b, "&#10;under the fault: %s", sw_result_name(r->during));
 		if (r->code[0]) {
-			puts_(b, " (");
+			strbuf_str(b, " (");
 			esc(b, r->code);
-			puts_(b, ")");
+			strbuf_str(b, ")");
 		}
-		pf(b, " in %.3fs&#10;faults injected during the probe: %u", r->latency, r->injected);
+		strbuf_printf(b, " in %.3fs&#10;faults injected during the probe: %u", r->latency, r->injected);
 		if (r->recovered)
-			pf(b, "&#10;answered again %.3fs after the fault came off", r->recovery);
+			strbuf_printf(b, "&#10;answered again %.3fs after the fault came off", r->recovery);
 		else
-			pf(b, "&#10;did not answer as expected again within %gs", sw->set.recovery);
+			strbuf_printf(b, "&#10;did not answer as expected again within %gs", sw->set.recovery);
 	} else if (c->why) {
-		puts_(b, "&#10;");
+		strbuf_str(b, "&#10;");
 		esc(b, c->why);
 	}
 }
 
-static void matrix(const struct sweep *sw, struct buf *b)
+static void matrix(const struct sweep *sw, struct strbuf *b)
 {
-	puts_(b, "<table class=\"m\" id=\"matrix\">\n<tr><th>dependency</th><th>fault</th>");
+	strbuf_str(b, "<table class=\"m\" id=\"matrix\">\n<tr><th>dependency</th><th>fault</th>");
 	for (size_t e = 0; e < sw->neps; e++) {
-		puts_(b, "<th title=\"");
+		strbuf_str(b, "<th title=\"");
 		esc(b, sw->eps[e].desc);
-		puts_(b, "\">");
+		strbuf_str(b, "\">");
 		esc(b, sw->eps[e].name);
-		puts_(b, "</th>");
+		strbuf_str(b, "</th>");
 	}
-	puts_(b, "</tr>\n");
+	strbuf_str(b, "</tr>\n");
 	if (sw->nbaseline) {
-		puts_(b, "<tr><td class=\"l\">steady state</td><td class=\"l\">(no fault)</td>");
+		strbuf_str(b, "<tr><td class=\"l\">steady state</td><td class=\"l\">(no fault)</td>");
 		for (size_t e = 0; e < sw->neps; e++) {
 			const struct sw_probe *p = &sw->baseline[e];
-			puts_(b, "<td class=\"c base\" title=\"before any fault: ");
+			strbuf_str(b, "<td class=\"c base\" title=\"before any fault: ");
 			esc(b, p->code);
-			pf(b, " in %.3fs\">", p->end - p->start);
+			strbuf_printf(b, " in %.3fs\">", p->end - p->start);
 			esc(b, p->code);
-			pf(b, " &middot; %.0f ms</td>", (p->end - p->start) * 1000);
+			strbuf_printf(b, " &middot; %.0f ms</td>", (p->end - p->start) * 1000);
 		}
-		puts_(b, "</tr>\n");
+		strbuf_str(b, "</tr>\n");
 	}
 	char t[160];
 	for (size_t i = 0; i < sw->ncells; i++) {
 		const struct sw_cell *c = &sw->cells[i];
 		if (c->fault == 0 && i > 0)
-			pf(b, "<tr class=\"gap\"><td colspan=\"%zu\"></td></tr>\n", sw->neps + 2);
-		puts_(b, "<tr><td class=\"l\">");
+			strbuf_printf(b, "<tr class=\"gap\"><td colspan=\"%zu\"></td></tr>\n", sw->neps + 2);
+		strbuf_str(b, "<tr><td class=\"l\">");
 		if (c->fault == 0) {
-			puts_(b, "<b title=\"");
+			strbuf_str(b, "<b title=\"");
 			esc(b, sw->deps[c->dep].target);
-			puts_(b, "\">");
+			strbuf_str(b, "\">");
 			esc(b, sw->deps[c->dep].name);
-			puts_(b, "</b>");
+			strbuf_str(b, "</b>");
 		}
-		puts_(b, "</td><td class=\"l\"><a href=\"#cell");
-		pf(b, "%zu\" title=\"", i);
+		strbuf_str(b, "</td><td class=\"l\"><a href=\"#cell");
+		strbuf_printf(b, "%zu\" title=\"", i);
 		esc(b, c->rule);
-		puts_(b, "\">");
+		strbuf_str(b, "\">");
 		esc(b, sw->faults[c->fault].name);
-		puts_(b, "</a></td>");
+		strbuf_str(b, "</a></td>");
 		for (size_t e = 0; e < sw->neps; e++) {
-			pf(b, "<td class=\"c %s\" title=\"", cls(c->eps[e].result));
+			strbuf_printf(b, "<td class=\"c %s\" title=\"", cls(c->eps[e].result));
 			result_title(sw, c, e, b);
-			puts_(b, "\">");
+			strbuf_str(b, "\">");
 			sweep_cell_short(sw, c, e, t, sizeof(t));
 			esc(b, t);
-			puts_(b, "</td>");
+			strbuf_str(b, "</td>");
 		}
-		puts_(b, "</tr>\n");
+		strbuf_str(b, "</tr>\n");
 	}
-	puts_(b, "</table>\n");
-	puts_(b, "<p class=\"legend\"><span class=\"ok\">ok</span><span class=\"slow\">slow "
+	strbuf_str(b, "</table>\n");
+	strbuf_str(b, "<p class=\"legend\"><span class=\"ok\">ok</span><span class=\"slow\">slow "
 		 "(answered, slower than ");
-	pf(b, "%gs)</span><span class=\"error\">error: another status, or no answer</span>"
+	strbuf_printf(b, "%gs)</span><span class=\"error\">error: another status, or no answer</span>"
 	      "<span class=\"hang\">hang: no answer within the probe time-out (%gs)</span><span class=\"norecover\">did "
 	      "not recover within %gs</span><span class=\"notrun\">not run</span><span "
 	      "class=\"na\">n/a</span></p>\n",
 	   sw->set.slow, sw->set.probe_timeout, sw->set.recovery);
 }
 
-static void reasons(const struct sweep *sw, struct buf *b)
+static void reasons(const struct sweep *sw, struct strbuf *b)
 {
 	bool any = false;
 	for (size_t i = 0; i < sw->ncells; i++) {
@@ -270,15 +219,15 @@ static void reasons(const struct sweep *sw, struct buf *b)
 		if (seen)
 			continue;
 		if (!any)
-			puts_(b, "<h2>Cells that did not run</h2>\n<ul class=\"why\">\n");
+			strbuf_str(b, "<h2>Cells that did not run</h2>\n<ul class=\"why\">\n");
 		any = true;
-		pf(b, "<li><b>%s</b> (%zu cell%s): ", c->state == CELL_NA ? "n/a" : "not run", count,
+		strbuf_printf(b, "<li><b>%s</b> (%zu cell%s): ", c->state == CELL_NA ? "n/a" : "not run", count,
 		   count == 1 ? "" : "s");
 		esc(b, c->why);
-		puts_(b, "</li>\n");
+		strbuf_str(b, "</li>\n");
 	}
 	if (any)
-		puts_(b, "</ul>\n");
+		strbuf_str(b, "</ul>\n");
 }
 
 /* The worst result of a cell, for the overview. */
@@ -291,24 +240,24 @@ static enum sw_result worst(const struct sweep *sw, const struct sw_cell *c)
 	return w;
 }
 
-static void overview(const struct sweep *sw, struct buf *b)
+static void overview(const struct sweep *sw, struct strbuf *b)
 {
 	double span = sw->duration > 0.1 ? sw->duration : 0.1;
 	int jobs = sw->set.jobs, lane = 22, left = 70, width = 900;
 	int h = 24 + jobs * lane + 18;
-	pf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+	strbuf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
 	      "role=\"img\" aria-label=\"timeline of the sweep\">\n",
 	   left + width + 20, h);
 	/* axis */
 	double step = nice_step(span);
 	for (double t = 0; t <= span + 1e-9; t += step) {
 		double x = left + t / span * width;
-		pf(b, "<line x1=\"%.1f\" y1=\"18\" x2=\"%.1f\" y2=\"%d\" stroke=\"#eee\"/>"
+		strbuf_printf(b, "<line x1=\"%.1f\" y1=\"18\" x2=\"%.1f\" y2=\"%d\" stroke=\"#eee\"/>"
 		      "<text x=\"%.1f\" y=\"12\" text-anchor=\"middle\">%gs</text>\n",
 		   x, x, h - 14, x, round(t * 1000) / 1000);
 	}
 	for (int j = 0; j < jobs; j++)
-		pf(b, "<text x=\"4\" y=\"%d\">job %d</text>\n", 24 + j * lane + 14, j + 1);
+		strbuf_printf(b, "<text x=\"4\" y=\"%d\">job %d</text>\n", 24 + j * lane + 14, j + 1);
 	for (size_t i = 0; i < sw->ncells; i++) {
 		const struct sw_cell *c = &sw->cells[i];
 		if (c->start < 0 || c->end < 0 || c->job < 1)
@@ -318,18 +267,18 @@ static void overview(const struct sweep *sw, struct buf *b)
 		if (w < 2)
 			w = 2;
 		int y = 24 + (c->job - 1) * lane;
-		pf(b, "<a href=\"#cell%zu\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
+		strbuf_printf(b, "<a href=\"#cell%zu\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
 		      "fill=\"%s\" stroke=\"#fff\"><title>",
 		   i, x, y + 2, w, lane - 4, fill(c->state == CELL_DONE ? worst(sw, c) : SW_NOTRUN));
 		esc(b, sw->deps[c->dep].name);
-		puts_(b, ": ");
+		strbuf_str(b, ": ");
 		esc(b, sw->faults[c->fault].name);
-		pf(b, " (%.2fs, instance %d)</title></rect></a>\n", c->end - c->start, c->instance);
+		strbuf_printf(b, " (%.2fs, instance %d)</title></rect></a>\n", c->end - c->start, c->instance);
 	}
-	puts_(b, "</svg>\n");
+	strbuf_str(b, "</svg>\n");
 }
 
-static void cell_timeline(const struct sweep *sw, const struct sw_cell *c, struct buf *b)
+static void cell_timeline(const struct sweep *sw, const struct sw_cell *c, struct strbuf *b)
 {
 	double t0 = c->start, t1 = c->end;
 	if (t0 < 0 || t1 < t0)
@@ -338,43 +287,43 @@ static void cell_timeline(const struct sweep *sw, const struct sw_cell *c, struc
 	int left = 160, width = 760, lane = 18, top = 20;
 	int lanes = (int)sw->neps + 1; /* the fault lane, then a lane per endpoint */
 	int h = top + lanes * lane + 22;
-	pf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" "
+	strbuf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" "
 	      "aria-label=\"timeline\">\n",
 	   left + width + 30, h);
 #define X(t) (left + ((t) - t0) / span * width)
 	double step = nice_step(span);
 	for (double t = 0; t <= span + 1e-9; t += step) {
 		double x = left + t / span * width;
-		pf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#eee\"/>"
+		strbuf_printf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#eee\"/>"
 		      "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%gs</text>\n",
 		   x, top - 4, x, h - 16, x, h - 4, round(t * 1000) / 1000);
 	}
 	/* the fault's window and its injections */
-	pf(b, "<text class=\"lab\" x=\"4\" y=\"%d\">fault (%zu injected)</text>\n", top + 13,
+	strbuf_printf(b, "<text class=\"lab\" x=\"4\" y=\"%d\">fault (%zu injected)</text>\n", top + 13,
 	   c->ninject);
 	if (c->fault_on >= 0) {
 		double off = c->fault_off >= 0 ? c->fault_off : t1;
-		pf(b, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"#ffcdd2\">"
+		strbuf_printf(b, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"#ffcdd2\">"
 		      "<title>fault on from %.3fs to %.3fs: ",
 		   X(c->fault_on), top, fmax(X(off) - X(c->fault_on), 1), lanes * lane,
 		   c->fault_on - t0, off - t0);
 		esc(b, c->rule);
-		puts_(b, "</title></rect>\n");
+		strbuf_str(b, "</title></rect>\n");
 	}
 	for (size_t k = 0; k < c->ninject; k++)
-		pf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#b71c1c\" "
+		strbuf_printf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#b71c1c\" "
 		      "stroke-width=\"1.5\"><title>injected at %.3fs</title></line>\n",
 		   X(c->inject_times[k]), top + 2, X(c->inject_times[k]), top + lane - 2,
 		   c->inject_times[k] - t0);
 	for (size_t e = 0; e < sw->neps; e++) {
 		int y = top + (int)(e + 1) * lane;
-		puts_(b, "<text class=\"lab\" x=\"4\" y=\"");
-		pf(b, "%d\">", y + 13);
+		strbuf_str(b, "<text class=\"lab\" x=\"4\" y=\"");
+		strbuf_printf(b, "%d\">", y + 13);
 		char name[40];
 		snprintf(name, sizeof(name), "%.24s%s", sw->eps[e].name,
 			 strlen(sw->eps[e].name) > 24 ? "..." : "");
 		esc(b, name);
-		puts_(b, "</text>\n");
+		strbuf_str(b, "</text>\n");
 	}
 	for (size_t k = 0; k < c->nprobes; k++) {
 		const struct sw_probe *p = &c->probes[k];
@@ -382,119 +331,119 @@ static void cell_timeline(const struct sweep *sw, const struct sw_cell *c, struc
 		double x = X(p->start), w = X(p->end) - x;
 		if (w < 2)
 			w = 2;
-		pf(b, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"%s><title>",
+		strbuf_printf(b, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"%s><title>",
 		   x, y + 3, w, lane - 6, fill(p->result),
 		   p->phase == PH_FAULT ? " stroke=\"#000\" stroke-width=\"1\"" : "");
-		pf(b, "%s probe at %.3fs: %s ", p->phase == PH_FAULT ? "under the fault:"
+		strbuf_printf(b, "%s probe at %.3fs: %s ", p->phase == PH_FAULT ? "under the fault:"
 					      : p->phase == PH_STEADY ? "steady state:"
 								      : "recovery:",
 		   p->start - t0, sw_result_name(p->result));
 		esc(b, p->code);
-		pf(b, " in %.3fs", p->end - p->start);
+		strbuf_printf(b, " in %.3fs", p->end - p->start);
 		if (p->detail) {
-			puts_(b, " (");
+			strbuf_str(b, " (");
 			esc(b, p->detail);
-			puts_(b, ")");
+			strbuf_str(b, ")");
 		}
 		if (p->injected)
-			pf(b, ", %u injected", p->injected);
-		puts_(b, "</title></rect>\n");
+			strbuf_printf(b, ", %u injected", p->injected);
+		strbuf_str(b, "</title></rect>\n");
 	}
 	for (size_t k = 0; k < c->nevents; k++) {
 		const struct sw_event *ev = &c->events[k];
 		if (!strncmp(ev->what, "fault o", 7))
 			continue; /* drawn as the window */
 		double x = X(ev->t);
-		pf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#1565c0\" "
+		strbuf_printf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#1565c0\" "
 		      "stroke-dasharray=\"3,2\"><title>",
 		   x, top - 6, x, top + lanes * lane);
-		pf(b, "%.3fs: ", ev->t - t0);
+		strbuf_printf(b, "%.3fs: ", ev->t - t0);
 		esc(b, ev->what);
-		puts_(b, "</title></line>\n");
+		strbuf_str(b, "</title></line>\n");
 	}
 #undef X
-	puts_(b, "</svg>\n");
+	strbuf_str(b, "</svg>\n");
 }
 
-static void cells(const struct sweep *sw, struct buf *b)
+static void cells(const struct sweep *sw, struct strbuf *b)
 {
-	puts_(b, "<h2>Each cell</h2>\n<p class=\"meta\">Bars are probes (outlined: under the fault), "
+	strbuf_str(b, "<h2>Each cell</h2>\n<p class=\"meta\">Bars are probes (outlined: under the fault), "
 		 "the pink band is the fault's time on, red ticks are injections, dashed lines "
 		 "the instance starting or stopping.  Hover for details.</p>\n");
 	for (size_t i = 0; i < sw->ncells; i++) {
 		const struct sw_cell *c = &sw->cells[i];
-		pf(b, "<div class=\"cell\" id=\"cell%zu\"><h3>", i);
+		strbuf_printf(b, "<div class=\"cell\" id=\"cell%zu\"><h3>", i);
 		esc(b, sw->deps[c->dep].name);
-		puts_(b, ": ");
+		strbuf_str(b, ": ");
 		esc(b, sw->faults[c->fault].name);
-		puts_(b, " &mdash; <code>");
+		strbuf_str(b, " &mdash; <code>");
 		esc(b, c->rule);
-		puts_(b, "</code></h3>\n<p class=\"sum\">");
+		strbuf_str(b, "</code></h3>\n<p class=\"sum\">");
 		if (c->state == CELL_DONE) {
-			pf(b, "instance %d (pid %ld, job %d), %.2fs; the fault fired %ld time%s", c->instance,
+			strbuf_printf(b, "instance %d (pid %ld, job %d), %.2fs; the fault fired %ld time%s", c->instance,
 			   c->pid, c->job, c->end - c->start, c->injected < 0 ? 0 : c->injected,
 			   c->injected == 1 ? "" : "s");
 			if (c->exited) {
-				puts_(b, "; <b>the service exited</b> (");
+				strbuf_str(b, "; <b>the service exited</b> (");
 				esc(b, c->exited);
-				puts_(b, ")");
+				strbuf_str(b, ")");
 			}
 		} else {
-			puts_(b, c->state == CELL_NA ? "n/a: " : "<b>not run</b>: ");
+			strbuf_str(b, c->state == CELL_NA ? "n/a: " : "<b>not run</b>: ");
 			esc(b, c->why ? c->why : "");
 		}
-		puts_(b, "</p>\n");
+		strbuf_str(b, "</p>\n");
 		cell_timeline(sw, c, b);
 		if (c->log_tail && *c->log_tail) {
-			puts_(b, "<p class=\"sum\">The service's output during the cell "
+			strbuf_str(b, "<p class=\"sum\">The service's output during the cell "
 				 "(end):</p><pre class=\"out\">");
 			esc(b, c->log_tail);
-			puts_(b, "</pre>\n");
+			strbuf_str(b, "</pre>\n");
 		}
-		puts_(b, "</div>\n");
+		strbuf_str(b, "</div>\n");
 	}
 }
 
 char *sweep_html(const struct sweep *sw)
 {
-	struct buf b = {0};
+	struct strbuf b = {0};
 	char t0[64], t1[64];
 	sweep_iso(sw, 0, t0, sizeof(t0));
 	sweep_iso(sw, sw->duration, t1, sizeof(t1));
-	puts_(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+	strbuf_str(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 		  "<meta name=\"viewport\" content=\"width=device-width\">\n<title>chaos-run sweep: ");
 	esc(&b, sw->title && *sw->title ? sw->title : sw->path);
-	puts_(&b, "</title>\n<style>");
-	puts_(&b, css);
-	puts_(&b, "</style></head><body>\n<h1>");
+	strbuf_str(&b, "</title>\n<style>");
+	strbuf_str(&b, css);
+	strbuf_str(&b, "</style></head><body>\n<h1>");
 	esc(&b, sw->title && *sw->title ? sw->title : "chaos-run sweep");
-	puts_(&b, "</h1>\n<p class=\"meta\">");
+	strbuf_str(&b, "</h1>\n<p class=\"meta\">");
 	size_t ran = 0, notrun = 0, na = 0;
 	for (size_t i = 0; i < sw->ncells; i++) {
 		ran += sw->cells[i].state == CELL_DONE;
 		na += sw->cells[i].state == CELL_NA;
 		notrun += sw->cells[i].state != CELL_DONE && sw->cells[i].state != CELL_NA;
 	}
-	pf(&b, "<b>%zu</b> dependenc%s &times; <b>%zu</b> fault%s &times; <b>%zu</b> endpoint%s: "
+	strbuf_printf(&b, "<b>%zu</b> dependenc%s &times; <b>%zu</b> fault%s &times; <b>%zu</b> endpoint%s: "
 	       "%zu cells ran, %zu did not run, %zu n/a &middot; <b>",
 	   sw->ndeps, sw->ndeps == 1 ? "y" : "ies", sw->nfaults, sw->nfaults == 1 ? "" : "s",
 	   sw->neps, sw->neps == 1 ? "" : "s", ran, notrun, na);
 	esc(&b, sw->status ? sw->status : "aborted");
-	pf(&b, "</b> in %.1fs with %d job%s &middot; %s &middot; ", sw->duration, sw->set.jobs,
+	strbuf_printf(&b, "</b> in %.1fs with %d job%s &middot; %s &middot; ", sw->duration, sw->set.jobs,
 	   sw->set.jobs == 1 ? "" : "s", t0);
 	esc(&b, sw->path);
-	puts_(&b, "</p>\n");
+	strbuf_str(&b, "</p>\n");
 	if (sw->abort_reason) {
-		puts_(&b, "<p><b>The sweep stopped:</b> ");
+		strbuf_str(&b, "<p><b>The sweep stopped:</b> ");
 		esc(&b, sw->abort_reason);
-		puts_(&b, "</p>\n");
+		strbuf_str(&b, "</p>\n");
 	}
 	matrix(sw, &b);
 	reasons(sw, &b);
-	puts_(&b, "<h2>Timeline</h2>\n");
+	strbuf_str(&b, "<h2>Timeline</h2>\n");
 	overview(sw, &b);
 
-	puts_(&b, "<h2>What was swept</h2>\n<p class=\"meta\">Service: <code>");
+	strbuf_str(&b, "<h2>What was swept</h2>\n<p class=\"meta\">Service: <code>");
 	const cJSON *cmd = rj_get(sw->service, "command");
 	if (cJSON_IsArray(cmd)) {
 		for (const cJSON *a = cmd->child; a; a = a->next) {
@@ -502,50 +451,50 @@ char *sweep_html(const struct sweep *sw)
 			esc(&b, s);
 			free(s);
 			if (a->next)
-				puts_(&b, " ");
+				strbuf_str(&b, " ");
 		}
 	} else {
 		char *s = rj_pystr(cmd);
 		esc(&b, s);
 		free(s);
 	}
-	pf(&b, "</code><br>Probe time-out %gs, slow above %gs, recovery within %gs, settle %gs, "
+	strbuf_printf(&b, "</code><br>Probe time-out %gs, slow above %gs, recovery within %gs, settle %gs, "
 	       "restart %s.</p>\n<ul class=\"why\">\n",
 	   sw->set.probe_timeout, sw->set.slow, sw->set.recovery, sw->set.settle,
 	   sw->set.restart_every_cell ? "every cell" : "on failure");
 	for (size_t e = 0; e < sw->neps; e++) {
-		puts_(&b, "<li>endpoint <b>");
+		strbuf_str(&b, "<li>endpoint <b>");
 		esc(&b, sw->eps[e].name);
-		puts_(&b, "</b>: <code>");
+		strbuf_str(&b, "</b>: <code>");
 		esc(&b, sw->eps[e].desc);
-		puts_(&b, "</code></li>\n");
+		strbuf_str(&b, "</code></li>\n");
 	}
 	for (size_t d = 0; d < sw->ndeps; d++) {
-		puts_(&b, "<li>dependency <b>");
+		strbuf_str(&b, "<li>dependency <b>");
 		esc(&b, sw->deps[d].name);
-		puts_(&b, "</b>: <code>");
+		strbuf_str(&b, "</b>: <code>");
 		esc(&b, sw->deps[d].target);
-		puts_(&b, "</code> (");
+		strbuf_str(&b, "</code> (");
 		esc(&b, sw->deps[d].source);
-		puts_(&b, ")</li>\n");
+		strbuf_str(&b, ")</li>\n");
 	}
 	for (size_t f = 0; f < sw->nfaults; f++) {
-		puts_(&b, "<li>fault <b>");
+		strbuf_str(&b, "<li>fault <b>");
 		esc(&b, sw->faults[f].name);
-		puts_(&b, "</b>: <code>");
+		strbuf_str(&b, "</b>: <code>");
 		esc(&b, sw->faults[f].action);
-		puts_(&b, "</code>");
+		strbuf_str(&b, "</code>");
 		if (!sw->faults[f].available) {
-			puts_(&b, " &mdash; <b>not available</b>: ");
+			strbuf_str(&b, " &mdash; <b>not available</b>: ");
 			esc(&b, sw->faults[f].why);
 		}
-		puts_(&b, "</li>\n");
+		strbuf_str(&b, "</li>\n");
 	}
-	puts_(&b, "</ul>\n");
+	strbuf_str(&b, "</ul>\n");
 	cells(sw, &b);
-	pf(&b, "<p class=\"meta\">chaos-run %s &middot; %s to %s</p>\n</body></html>\n",
+	strbuf_printf(&b, "<p class=\"meta\">chaos-run %s &middot; %s to %s</p>\n</body></html>\n",
 	   RUN_VERSION, t0, t1);
-	return b.p;
+	return strbuf_take(&b);
 }
 
 int sweep_write_file(const char *path, const char *text, char *err, size_t errlen)

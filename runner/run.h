@@ -36,6 +36,23 @@
 #define RUN_CTK_VERSION "1.45.0"
 #define RUN_ERR_MAX 1024
 
+/* ---- run_buf.c ---------------------------------------------------------------------------- */
+
+/* A growing NUL-terminated text; zero-initialise it.  Out of memory marks it (oom) and later
+ * appends do nothing: strbuf_take returns NULL then. */
+struct strbuf {
+	char *p;
+	size_t n, cap;
+	bool oom;
+};
+
+void strbuf_add(struct strbuf *b, const char *s, size_t n);
+void strbuf_str(struct strbuf *b, const char *s);
+void strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The text (the caller frees it; "" if nothing was added), or NULL if memory ran out; the
+ * buffer is empty again. */
+char *strbuf_take(struct strbuf *b);
+
 /* ---- run_json.c -------------------------------------------------------------------------- */
 
 /* A private cJSON type bit: this number is a float and prints as one (1.0, not 1). */

@@ -19,35 +19,8 @@
 #include <string.h>
 #include <strings.h>
 
-struct sbuf {
-	char *p;
-	size_t n, cap;
-	bool oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
 struct xfer {
-	struct sbuf body;
+	struct strbuf body;
 	cJSON *headers; /* of the last response */
 	double last_activity;
 	curl_off_t last_dl, last_ul;
@@ -56,7 +29,7 @@ struct xfer {
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct xfer *x = arg;
-	sb_add(&x->body, ptr, size * nmemb);
+	strbuf_add(&x->body, ptr, size * nmemb);
 	x->last_activity = run_now();
 	return x->body.oom ? 0 : size * nmemb;
 }
@@ -125,7 +98,7 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 }
 
 /* requests' _encode_params: scalars str()'d, lists repeat the key, None dropped, quote_plus. */
-static void form_encode(CURL *c, const cJSON *args, struct sbuf *out)
+static void form_encode(CURL *c, const cJSON *args, struct strbuf *out)
 {
 	for (const cJSON *a = args->child; a; a = a->next) {
 		const cJSON *vals = a;
@@ -142,22 +115,22 @@ static void form_encode(CURL *c, const cJSON *args, struct sbuf *out)
 			char *k = curl_easy_escape(c, a->string, 0);
 			char *e = curl_easy_escape(c, s ? s : "", 0);
 			if (out->n)
-				sb_add(out, "&", 1);
+				strbuf_add(out, "&", 1);
 			/* curl escapes a space as %20; quote_plus writes '+' */
 			for (char *p = k; p && *p; p++) {
 				if (!strncmp(p, "%20", 3)) {
-					sb_add(out, "+", 1);
+					strbuf_add(out, "+", 1);
 					p += 2;
 				} else
-					sb_add(out, p, 1);
+					strbuf_add(out, p, 1);
 			}
-			sb_add(out, "=", 1);
+			strbuf_add(out, "=", 1);
 			for (char *p = e; p && *p; p++) {
 				if (!strncmp(p, "%20", 3)) {
-					sb_add(out, "+", 1);
+					strbuf_add(out, "+", 1);
 					p += 2;
 				} else
-					sb_add(out, p, 1);
+					strbuf_add(out, p, 1);
 			}
 			curl_free(k);
 			curl_free(e);
@@ -308,22 +281,22 @@ void run_http(const cJSON *prov, unsigned gen, struct run_result *res)
 	/* requests sends no Expect: 100-continue */
 	hdrs = curl_slist_append(hdrs, "Expect:");
 
-	struct sbuf full_url = {0}, body = {0};
+	struct strbuf full_url = {0}, body = {0};
 	const cJSON *args = rj_get(prov, "arguments");
 	bool has_args = args && !cJSON_IsNull(args) &&
 			!((cJSON_IsObject(args) || cJSON_IsArray(args)) && !args->child);
-	sb_add(&full_url, url, strlen(url));
+	strbuf_add(&full_url, url, strlen(url));
 	bool send_body = false;
 	if (!strcmp(method, "GET")) {
 		if (has_args && cJSON_IsObject(args)) {
-			struct sbuf q = {0};
+			struct strbuf q = {0};
 			form_encode(c, args, &q);
 			if (q.n) {
 				char *frag = strchr(full_url.p, '#');
 				if (frag)
 					*frag = '\0', full_url.n = strlen(full_url.p);
-				sb_add(&full_url, strchr(full_url.p, '?') ? "&" : "?", 1);
-				sb_add(&full_url, q.p, q.n);
+				strbuf_add(&full_url, strchr(full_url.p, '?') ? "&" : "?", 1);
+				strbuf_add(&full_url, q.p, q.n);
 			}
 			free(q.p);
 		}
@@ -331,17 +304,17 @@ void run_http(const cJSON *prov, unsigned gen, struct run_result *res)
 		send_body = true;
 		if (json_body) {
 			char *j = rj_print(args, -1);
-			sb_add(&body, j ? j : "null", strlen(j ? j : "null"));
+			strbuf_add(&body, j ? j : "null", strlen(j ? j : "null"));
 			free(j);
 		} else if (cJSON_IsObject(args)) {
 			form_encode(c, args, &body);
 			hdrs = curl_slist_append(hdrs,
 						 "Content-Type: application/x-www-form-urlencoded");
 		} else if (cJSON_IsString(args)) {
-			sb_add(&body, args->valuestring, strlen(args->valuestring));
+			strbuf_add(&body, args->valuestring, strlen(args->valuestring));
 		} else {
 			char *j = rj_print(args, -1);
-			sb_add(&body, j ? j : "", strlen(j ? j : ""));
+			strbuf_add(&body, j ? j : "", strlen(j ? j : ""));
 			free(j);
 		}
 	}

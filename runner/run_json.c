@@ -12,49 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct buf {
-	char *p;
-	size_t n, cap;
-	bool oom;
-};
-
-static void b_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void b_str(struct buf *b, const char *s)
-{
-	b_add(b, s, strlen(s));
-}
-
-static char *b_done(struct buf *b)
-{
-	if (b->oom) {
-		free(b->p);
-		return NULL;
-	}
-	if (!b->p)
-		return strdup("");
-	return b->p;
-}
-
 cJSON *rj_float(double d)
 {
 	cJSON *n = cJSON_CreateNumber(d);
@@ -169,58 +126,58 @@ static void num_text(const cJSON *n, char *buf, size_t len)
 		rj_fmt_double(n->valuedouble, buf, len);
 }
 
-static void json_string(struct buf *b, const char *s)
+static void json_string(struct strbuf *b, const char *s)
 {
-	b_add(b, "\"", 1);
+	strbuf_add(b, "\"", 1);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		char esc[8];
 		switch (*p) {
-		case '"': b_add(b, "\\\"", 2); break;
-		case '\\': b_add(b, "\\\\", 2); break;
-		case '\n': b_add(b, "\\n", 2); break;
-		case '\r': b_add(b, "\\r", 2); break;
-		case '\t': b_add(b, "\\t", 2); break;
-		case '\b': b_add(b, "\\b", 2); break;
-		case '\f': b_add(b, "\\f", 2); break;
+		case '"': strbuf_add(b, "\\\"", 2); break;
+		case '\\': strbuf_add(b, "\\\\", 2); break;
+		case '\n': strbuf_add(b, "\\n", 2); break;
+		case '\r': strbuf_add(b, "\\r", 2); break;
+		case '\t': strbuf_add(b, "\\t", 2); break;
+		case '\b': strbuf_add(b, "\\b", 2); break;
+		case '\f': strbuf_add(b, "\\f", 2); break;
 		default:
 			if (*p < 0x20) {
 				snprintf(esc, sizeof(esc), "\\u%04x", *p);
-				b_add(b, esc, 6);
+				strbuf_add(b, esc, 6);
 			} else {
-				b_add(b, (const char *)p, 1);
+				strbuf_add(b, (const char *)p, 1);
 			}
 		}
 	}
-	b_add(b, "\"", 1);
+	strbuf_add(b, "\"", 1);
 }
 
-static void indent_to(struct buf *b, int indent, int level)
+static void indent_to(struct strbuf *b, int indent, int level)
 {
-	b_add(b, "\n", 1);
+	strbuf_add(b, "\n", 1);
 	for (int i = 0; i < indent * level; i++)
-		b_add(b, " ", 1);
+		strbuf_add(b, " ", 1);
 }
 
-static void json_value(struct buf *b, const cJSON *it, int indent, int level)
+static void json_value(struct strbuf *b, const cJSON *it, int indent, int level)
 {
 	char num[64];
 	switch (it->type & 0xff) {
-	case cJSON_NULL: b_str(b, "null"); return;
-	case cJSON_True: b_str(b, "true"); return;
-	case cJSON_False: b_str(b, "false"); return;
+	case cJSON_NULL: strbuf_str(b, "null"); return;
+	case cJSON_True: strbuf_str(b, "true"); return;
+	case cJSON_False: strbuf_str(b, "false"); return;
 	case cJSON_Number:
 		num_text(it, num, sizeof(num));
-		b_str(b, num);
+		strbuf_str(b, num);
 		return;
 	case cJSON_String: json_string(b, it->valuestring ? it->valuestring : ""); return;
-	case cJSON_Raw: b_str(b, it->valuestring ? it->valuestring : "null"); return;
+	case cJSON_Raw: strbuf_str(b, it->valuestring ? it->valuestring : "null"); return;
 	case cJSON_Array:
 	case cJSON_Object: {
 		bool obj = cJSON_IsObject(it);
 		const cJSON *c = it->child;
-		b_add(b, obj ? "{" : "[", 1);
+		strbuf_add(b, obj ? "{" : "[", 1);
 		if (!c) {
-			b_add(b, obj ? "}" : "]", 1);
+			strbuf_add(b, obj ? "}" : "]", 1);
 			return;
 		}
 		for (; c; c = c->next) {
@@ -228,103 +185,103 @@ static void json_value(struct buf *b, const cJSON *it, int indent, int level)
 				indent_to(b, indent, level + 1);
 			if (obj) {
 				json_string(b, c->string ? c->string : "");
-				b_add(b, ": ", 2);
+				strbuf_add(b, ": ", 2);
 			}
 			json_value(b, c, indent, level + 1);
 			if (c->next)
-				b_add(b, indent >= 0 ? "," : ", ", indent >= 0 ? 1 : 2);
+				strbuf_add(b, indent >= 0 ? "," : ", ", indent >= 0 ? 1 : 2);
 		}
 		if (indent >= 0)
 			indent_to(b, indent, level);
-		b_add(b, obj ? "}" : "]", 1);
+		strbuf_add(b, obj ? "}" : "]", 1);
 		return;
 	}
-	default: b_str(b, "null");
+	default: strbuf_str(b, "null");
 	}
 }
 
 char *rj_print(const cJSON *item, int indent)
 {
-	struct buf b = {0};
+	struct strbuf b = {0};
 	json_value(&b, item, indent, 0);
-	return b_done(&b);
+	return strbuf_take(&b);
 }
 
 /* Python repr() of a str: single quotes unless the text has ' and no ". */
-static void py_repr_str(struct buf *b, const char *s)
+static void py_repr_str(struct strbuf *b, const char *s)
 {
 	char q = (strchr(s, '\'') && !strchr(s, '"')) ? '"' : '\'';
-	b_add(b, &q, 1);
+	strbuf_add(b, &q, 1);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		char esc[8];
 		if (*p == '\\')
-			b_add(b, "\\\\", 2);
+			strbuf_add(b, "\\\\", 2);
 		else if (*p == (unsigned char)q) {
-			b_add(b, "\\", 1);
-			b_add(b, (const char *)p, 1);
+			strbuf_add(b, "\\", 1);
+			strbuf_add(b, (const char *)p, 1);
 		} else if (*p == '\n')
-			b_add(b, "\\n", 2);
+			strbuf_add(b, "\\n", 2);
 		else if (*p == '\r')
-			b_add(b, "\\r", 2);
+			strbuf_add(b, "\\r", 2);
 		else if (*p == '\t')
-			b_add(b, "\\t", 2);
+			strbuf_add(b, "\\t", 2);
 		else if (*p < 0x20 || *p == 0x7f) {
 			snprintf(esc, sizeof(esc), "\\x%02x", *p);
-			b_add(b, esc, 4);
+			strbuf_add(b, esc, 4);
 		} else
-			b_add(b, (const char *)p, 1);
+			strbuf_add(b, (const char *)p, 1);
 	}
-	b_add(b, &q, 1);
+	strbuf_add(b, &q, 1);
 }
 
-static void py_value(struct buf *b, const cJSON *it, bool top)
+static void py_value(struct strbuf *b, const cJSON *it, bool top)
 {
 	char num[64];
 	switch (it->type & 0xff) {
-	case cJSON_NULL: b_str(b, "None"); return;
-	case cJSON_True: b_str(b, "True"); return;
-	case cJSON_False: b_str(b, "False"); return;
+	case cJSON_NULL: strbuf_str(b, "None"); return;
+	case cJSON_True: strbuf_str(b, "True"); return;
+	case cJSON_False: strbuf_str(b, "False"); return;
 	case cJSON_Number:
 		if (!rj_is_int(it) && isinf(it->valuedouble))
-			b_str(b, it->valuedouble > 0 ? "inf" : "-inf");
+			strbuf_str(b, it->valuedouble > 0 ? "inf" : "-inf");
 		else if (!rj_is_int(it) && isnan(it->valuedouble))
-			b_str(b, "nan");
+			strbuf_str(b, "nan");
 		else {
 			num_text(it, num, sizeof(num));
-			b_str(b, num);
+			strbuf_str(b, num);
 		}
 		return;
 	case cJSON_String:
 		if (top)
-			b_str(b, it->valuestring);
+			strbuf_str(b, it->valuestring);
 		else
 			py_repr_str(b, it->valuestring);
 		return;
 	case cJSON_Array:
 	case cJSON_Object: {
 		bool obj = cJSON_IsObject(it);
-		b_add(b, obj ? "{" : "[", 1);
+		strbuf_add(b, obj ? "{" : "[", 1);
 		for (const cJSON *c = it->child; c; c = c->next) {
 			if (obj) {
 				py_repr_str(b, c->string ? c->string : "");
-				b_add(b, ": ", 2);
+				strbuf_add(b, ": ", 2);
 			}
 			py_value(b, c, false);
 			if (c->next)
-				b_add(b, ", ", 2);
+				strbuf_add(b, ", ", 2);
 		}
-		b_add(b, obj ? "}" : "]", 1);
+		strbuf_add(b, obj ? "}" : "]", 1);
 		return;
 	}
-	default: b_str(b, "None");
+	default: strbuf_str(b, "None");
 	}
 }
 
 char *rj_pystr(const cJSON *item)
 {
-	struct buf b = {0};
+	struct strbuf b = {0};
 	py_value(&b, item, true);
-	return b_done(&b);
+	return strbuf_take(&b);
 }
 
 static bool is_numeric(const cJSON *x)

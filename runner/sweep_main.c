@@ -358,7 +358,10 @@ int sweep_main(int argc, char **argv)
 	}
 	if (html_path && *html_path) {
 		char *html = sweep_html(&sw);
-		if (sweep_write_file(html_path, html, err, sizeof(err)) < 0) {
+		if (!html) {
+			out_error("%s: out of memory writing the report", html_path);
+			rc = -1;
+		} else if (sweep_write_file(html_path, html, err, sizeof(err)) < 0) {
 			out_error("%s", err);
 			rc = -1;
 		}
