@@ -10,12 +10,14 @@
 #include "gate.h"
 #include "internal.h"
 
-#define PAGE_BITS 10
-#define PAGE_ENTRIES (1u << PAGE_BITS)
-#define PAGES 1024u
+#define PAGE_BITS FD_PAGE_BITS
+#define PAGE_ENTRIES FD_PAGE_ENTRIES
+#define PAGES FD_PAGES
 #define FD_LIMIT (PAGE_ENTRIES * PAGES)
 
-static struct fd_entry *pages[PAGES];
+/* (not static: the hooks' fast path looks in without a call, internal.h) */
+struct fd_entry *chaos_fd_pages[PAGES];
+#define pages chaos_fd_pages
 
 void epoll_fd_closed(struct epset *s); /* epoll.c */
 int chaos_special_fds;
