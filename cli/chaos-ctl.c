@@ -56,6 +56,27 @@ static void find_in_dir(const char *dir, void *arg)
 		snprintf(f->path, sizeof(f->path), "%s", p);
 }
 
+/* Field 4 of /proc/PID/stat, or 0. */
+static int parent_of(int pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
+	int ppid = 0;
+	char state;
+	if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2)
+		return 0;
+	return ppid;
+}
+
 static int socket_of(int pid, char *out, size_t len)
 {
 	char path[64];
@@ -96,6 +117,14 @@ static int socket_of(int pid, char *out, size_t len)
 	free(env);
 	struct find_exec f = { .pid = pid };
 	ctl_each_dir(find_in_dir, &f);
+	/* chaos-exec's command between its fork and its exec still has chaos-exec's first
+	 * environment: its parent's socket is its own (chaos-exec then checks the pid is one
+	 * of its processes) */
+	int ppid = parent_of(pid);
+	if (!f.path[0] && ppid > 1) {
+		f.pid = ppid;
+		ctl_each_dir(find_in_dir, &f);
+	}
 	if (f.path[0]) {
 		snprintf(out, len, "%s", f.path);
 		return 0;
@@ -129,11 +158,13 @@ static void list_dir(const char *dir, void *arg)
 	struct dirent *e;
 	if (!d)
 		return;
+	/* what chaos-execs killed before they could clean up left here */
+	ctl_sweep(dir);
 	while ((e = readdir(d))) {
 		size_t n = strlen(e->d_name);
 		if (n < 6 || strcmp(e->d_name + n - 5, ".sock") != 0)
 			continue;
-		char sock[600], shm[600], err[512];
+		char sock[600], err[512];
 		bool refused;
 		snprintf(sock, sizeof(sock), "%s/%s", dir, e->d_name);
 		cJSON *req = cJSON_CreateObject();
@@ -141,14 +172,9 @@ static void list_dir(const char *dir, void *arg)
 		cJSON *ans = ctl_request(sock, req, err, sizeof(err), &refused);
 		cJSON_Delete(req);
 		if (!ans) {
-			if (refused) {
-				/* its chaos-exec is gone (killed): clean up what it left */
-				unlink(sock);
-				snprintf(shm, sizeof(shm), "%s/%.*s.shm", dir, (int)(n - 5), e->d_name);
-				unlink(shm);
-			} else {
+			/* refused: gone since the sweep, or starting (bound, not listening yet) */
+			if (!refused)
 				c->failures++;
-			}
 			continue;
 		}
 		const cJSON *procs = cJSON_GetObjectItemCaseSensitive(ans, "processes");

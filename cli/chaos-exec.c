@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -472,13 +473,25 @@ int main(int argc, char **argv)
 		tool_error("signalfd: %s", strerror(errno));
 		goto out;
 	}
+	/* the command's slot in the shared area, claimed now so that its pid is one of ours
+	 * (chaos-ctl can change its rules) from the moment the fork makes it */
+	struct shm_slot *slot = ctl_server_child_slot(ctl);
+	pid_t self = getpid();
 	fflush(NULL);
 	pid_t pid = fork();
+	if (pid != 0)
+		ctl_server_child(ctl, pid);
 	if (pid < 0) {
 		tool_error("fork: %s", strerror(errno));
 		goto out;
 	}
 	if (pid == 0) {
+		/* the command dies with chaos-exec, even by SIGKILL: nothing else could take its
+		 * faults off.  If chaos-exec is already gone, the signal was never sent. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != self)
+			_exit(EXIT_INTERNAL);
+		if (slot)
+			ctl_server_child_ready(slot);
 		close(ready[0]);
 		restore_signals();
 		if (nofile_raised)

@@ -5,7 +5,9 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 
 #include "errnos.h"
 #include "shm.h"
+#include "units.h"
 
 static int check_dir(const char *path, uid_t uid, char *err, size_t errlen)
 {
@@ -87,6 +90,77 @@ void ctl_each_dir(ctl_dir_fn fn, void *arg)
 			}
 		closedir(d);
 	}
+}
+
+/* Does a unix socket at path accept connections?  (A socket whose listener is gone refuses.) */
+static bool answers(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return false;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return true; /* cannot tell: keep it */
+	int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	int e = errno;
+	close(fd);
+	return rc == 0 || (e != ECONNREFUSED && e != ENOENT);
+}
+
+bool ctl_stale(const char *dir, int pid)
+{
+	char path[600];
+	struct shm_header h;
+	bool have = false;
+
+	snprintf(path, sizeof(path), "%s/%d.shm", dir, pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd >= 0) {
+		have = pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+		       __atomic_load_n(&h.magic, __ATOMIC_RELAXED) == CHAOS_SHM_MAGIC &&
+		       h.exec_pid == (uint32_t)pid;
+		close(fd);
+	}
+	if (kill(pid, 0) == 0 || errno == EPERM) {
+		/* the pid lives: is it still the chaos-exec that made the area?  (No area of this
+		 * version, or not filled yet: a chaos-exec starting, or another version; keep.) */
+		return have && h.exec_start && chaos_proc_start(pid) != h.exec_start;
+	}
+	/* gone from here; a chaos-exec in another pid namespace sharing the directory would
+	 * still answer on its socket */
+	snprintf(path, sizeof(path), "%s/%d.sock", dir, pid);
+	return !answers(path);
+}
+
+void ctl_sweep(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[600];
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		const char *dot = strrchr(e->d_name, '.');
+		char num[16];
+		uint64_t pid;
+		if (!dot || (strcmp(dot, ".sock") != 0 && strcmp(dot, ".shm") != 0) ||
+		    (size_t)(dot - e->d_name) >= sizeof(num))
+			continue;
+		memcpy(num, e->d_name, (size_t)(dot - e->d_name));
+		num[dot - e->d_name] = '\0';
+		if (chaos_parse_u64(num, INT32_MAX, &pid) < 0 || pid == 0 ||
+		    (pid_t)pid == getpid())
+			continue;
+		/* a .sock and a .shm each come here: the second finds nothing to do */
+		if (!ctl_stale(dir, (int)pid))
+			continue;
+		snprintf(path, sizeof(path), "%s/%d.sock", dir, (int)pid);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%d.shm", dir, (int)pid);
+		unlink(path);
+	}
+	closedir(d);
 }
 
 static void iso_time(uint64_t ns, char *buf, size_t len)

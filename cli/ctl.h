@@ -24,6 +24,14 @@ int ctl_dir(uid_t uid, bool create, char *out, size_t len, char *err, size_t err
 typedef void (*ctl_dir_fn)(const char *dir, void *arg);
 void ctl_each_dir(ctl_dir_fn fn, void *arg);
 
+/* Is the chaos-exec of DIR/PID.sock and DIR/PID.shm gone (killed before it could remove them)?
+ * Its pid is gone and nobody answers on its socket, or its pid is another process now (start
+ * time).  A live pid without a readable area is a chaos-exec still starting: not stale. */
+bool ctl_stale(const char *dir, int pid);
+
+/* Remove what chaos-execs gone without cleaning up left in DIR (PID.sock, PID.shm). */
+void ctl_sweep(const char *dir);
+
 /* The dependency records of an area as JSON (for --record and `chaos-ctl deps`). */
 struct cJSON *ctl_deps_json(struct shm_header *h);
 

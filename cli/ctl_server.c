@@ -59,6 +59,8 @@ struct ctl_server {
 	unsigned accept_paused; /* bit i: stall[i] is out of the epoll set (out of fds) */
 	struct held *held;      /* sockets to close later, a binary heap on close_ns */
 	size_t nheld, capheld;
+	/* the slot claimed for the command before it was started (ctl_server_child_slot) */
+	struct shm_slot *child_slot;
 };
 
 static int outage_start(struct ctl_server *s, char *err, size_t errlen);
@@ -114,6 +116,8 @@ struct ctl_server *ctl_server_start(const struct chaos_rule_list *rules, uint64_
 	s->stall[0] = s->stall[1] = s->hold = s->ep = -1;
 	if (ctl_dir(geteuid(), true, dir, sizeof(dir), err, errlen) < 0)
 		goto fail;
+	/* what chaos-execs killed before they could clean up left here */
+	ctl_sweep(dir);
 	snprintf(s->sock, sizeof(s->sock), "%s/%d.sock", dir, (int)getpid());
 	snprintf(s->shm, sizeof(s->shm), "%s/%d.shm", dir, (int)getpid());
 
@@ -148,6 +152,8 @@ struct ctl_server *ctl_server_start(const struct chaos_rule_list *rules, uint64_
 	s->h = map;
 	*s->h = layout;
 	s->h->exec_pid = (uint32_t)getpid();
+	s->h->exec_start = chaos_proc_start(getpid());
+	s->h->slots_hwm = 1; /* slot 0 */
 	s->h->seed = seed;
 	s->h->epoch_ns = epoch_ns;
 	s->h->record = record;
@@ -226,7 +232,8 @@ void ctl_server_stop(struct ctl_server *s)
 
 void ctl_server_reap(struct ctl_server *s)
 {
-	for (unsigned i = 1; i < CHAOS_SHM_SLOTS; i++) {
+	unsigned used = shm_slots_used(s->h);
+	for (unsigned i = 1; i < used; i++) {
 		struct shm_slot *sl = shm_slot(s->h, i);
 		if (__atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) != SLOT_LIVE)
 			continue;
@@ -239,6 +246,57 @@ void ctl_server_reap(struct ctl_server *s)
 		sl->nactive = 0;
 		__atomic_store_n(&sl->state, SLOT_FREE, __ATOMIC_RELEASE);
 	}
+}
+
+/* The command's slot, claimed before it is started: a rule added to it as soon as its pid is
+ * known, before the library in it has loaded, is in the list the library takes at its start. */
+struct shm_slot *ctl_server_child_slot(struct ctl_server *s)
+{
+	struct shm_slot *root = shm_slot(s->h, 0);
+	struct shm_slot *sl = shm_slot_claim(s->h);
+	if (!sl)
+		return NULL;
+	/* nobody else writes lists, and nobody reads a slot that is not LIVE */
+	memcpy(sl->ids, root->ids, (size_t)root->nactive * sizeof(uint32_t));
+	sl->nactive = root->nactive;
+	sl->paused = root->paused;
+	sl->applied = 0;
+	sl->seq = 0;
+	sl->pid = 0;
+	sl->ppid = (uint32_t)getpid();
+	sl->start = 0;
+	__atomic_store_n(&sl->pending, 1, __ATOMIC_RELAXED);
+	s->child_slot = sl;
+	return sl;
+}
+
+/* The command's slot made its own: by the command after the fork and before its exec (so that
+ * the library in it finds it), and by chaos-exec after the fork (so that it is ours before any
+ * request is served, even if the command has not run yet).  Both write the same values; the
+ * first makes the slot LIVE. */
+static void child_fill(struct shm_slot *sl, int pid)
+{
+	__atomic_store_n(&sl->pid, (uint32_t)pid, __ATOMIC_RELAXED);
+	__atomic_store_n(&sl->start, chaos_proc_start(pid), __ATOMIC_RELAXED);
+	__atomic_store_n(&sl->state, SLOT_LIVE, __ATOMIC_RELEASE);
+}
+
+/* In the command, after fork and before exec (one thread: plain calls are safe here). */
+void ctl_server_child_ready(struct shm_slot *sl)
+{
+	child_fill(sl, getpid());
+}
+
+void ctl_server_child(struct ctl_server *s, int pid)
+{
+	struct shm_slot *sl = s->child_slot;
+	s->child_slot = NULL;
+	if (!sl)
+		return;
+	if (pid <= 0)
+		__atomic_store_n(&sl->state, SLOT_FREE, __ATOMIC_RELEASE); /* fork failed */
+	else if (__atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) != SLOT_LIVE)
+		child_fill(sl, pid);
 }
 
 /* ---- outage endpoints -------------------------------------------------------------------------
@@ -590,7 +648,8 @@ static size_t targets(struct ctl_server *s, int pid, bool tree, struct shm_slot 
 	size_t n = 0;
 	bool all = pid == (int)s->h->exec_pid;
 	struct shm_slot *first = NULL;
-	for (unsigned i = 0; i < CHAOS_SHM_SLOTS; i++) {
+	unsigned used = shm_slots_used(s->h);
+	for (unsigned i = 0; i < used; i++) {
 		struct shm_slot *sl = shm_slot(s->h, i);
 		if (__atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) == SLOT_LIVE &&
 		    (int)sl->pid == pid)
@@ -604,7 +663,7 @@ static size_t targets(struct ctl_server *s, int pid, bool tree, struct shm_slot 
 	/* add children of anything already in the set, until nothing new */
 	for (bool grew = true; grew;) {
 		grew = false;
-		for (unsigned i = 0; i < CHAOS_SHM_SLOTS; i++) {
+		for (unsigned i = 0; i < used; i++) {
 			struct shm_slot *sl = shm_slot(s->h, i);
 			if (__atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) != SLOT_LIVE)
 				continue;
@@ -636,7 +695,8 @@ static cJSON *op_list(struct ctl_server *s)
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "exec_pid", s->h->exec_pid);
 	cJSON *procs = cJSON_AddArrayToObject(o, "processes");
-	for (unsigned i = 1; i < CHAOS_SHM_SLOTS; i++) {
+	unsigned used = shm_slots_used(s->h);
+	for (unsigned i = 1; i < used; i++) {
 		struct shm_slot *sl = shm_slot(s->h, i);
 		if (__atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) != SLOT_LIVE)
 			continue;

@@ -8,6 +8,7 @@
 
 struct chaos_rule_list;
 struct ctl_server;
+struct shm_slot;
 
 /* Create the shared area (with rules in chaos-exec's own slot) and the control socket. */
 struct ctl_server *ctl_server_start(const struct chaos_rule_list *rules, uint64_t seed,
@@ -18,6 +19,13 @@ const char *ctl_server_shm(const struct ctl_server *s);
 int ctl_server_fd(const struct ctl_server *s);
 /* Accept one connection and answer its request. */
 void ctl_server_handle(struct ctl_server *s);
+/* The command's slot, so that it is ours from its first instant: claim it (with chaos-exec's
+ * rules) before the fork (NULL: the tree is full); in the child, ctl_server_child_ready makes it
+ * the child's before exec; in chaos-exec, ctl_server_child says which pid the command has (<= 0:
+ * the fork failed), and makes it the child's too if the child has not run yet. */
+struct shm_slot *ctl_server_child_slot(struct ctl_server *s);
+void ctl_server_child_ready(struct shm_slot *slot);
+void ctl_server_child(struct ctl_server *s, int pid);
 /* Free the slots of processes that are gone. */
 void ctl_server_reap(struct ctl_server *s);
 /* Write the dependency records as JSON to path (atomically). */

@@ -50,47 +50,41 @@ static void seq_read_list(struct shm_slot *s, uint32_t *ids, uint32_t *n, uint32
 	}
 }
 
-/* Take a slot for this process: the one fork() made for it, or a free one filled from its
- * parent's (or, for the command chaos-exec started, from chaos-exec's own slot 0). */
+/* Take a slot for this process: the one fork() made for it or chaos-exec claimed for it before
+ * the exec (found by pid and start time), or a free one filled from its parent's (or, for a
+ * process whose parent has no slot, from chaos-exec's own slot 0).  Scans stop at the
+ * high-water mark of claimed slots: a small tree touches a few of the area's pages, not all of
+ * CHAOS_SHM_SLOTS slots. */
 static struct shm_slot *slot_take(int pid, int ppid, uint64_t start, struct shm_slot *parent)
 {
 	struct shm_header *h = chaos_shm;
-	for (unsigned i = 0; i < CHAOS_SHM_SLOTS; i++) {
+	unsigned used = shm_slots_used(h);
+	for (unsigned i = 0; i < used; i++) {
 		struct shm_slot *s = shm_slot(h, i);
 		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SLOT_LIVE &&
 		    s->pid == (uint32_t)pid && s->start == start)
 			return s;
+		if (!parent && s->pid == (uint32_t)ppid &&
+		    __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SLOT_LIVE)
+			parent = s;
 	}
-	if (!parent) {
-		for (unsigned i = 0; i < CHAOS_SHM_SLOTS && !parent; i++) {
-			struct shm_slot *s = shm_slot(h, i);
-			if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SLOT_LIVE &&
-			    s->pid == (uint32_t)ppid)
-				parent = s;
-		}
-		if (!parent)
-			parent = shm_slot(h, 0); /* chaos-exec's: the rules it was started with */
-	}
-	for (unsigned i = 1; i < CHAOS_SHM_SLOTS; i++) {
-		struct shm_slot *s = shm_slot(h, i);
-		uint32_t expected = SLOT_FREE;
-		if (!__atomic_compare_exchange_n(&s->state, &expected, SLOT_CLAIMED, false,
-						 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-			continue;
-		uint32_t n, paused;
-		seq_read_list(parent, s->ids, &n, &paused);
-		s->nactive = n;
-		s->paused = paused;
-		s->pid = (uint32_t)pid;
-		s->ppid = (uint32_t)ppid;
-		s->start = start;
-		s->applied = 0;
-		s->seq = 0;
-		__atomic_store_n(&s->pending, 1, __ATOMIC_RELEASE);
-		__atomic_store_n(&s->state, SLOT_LIVE, __ATOMIC_RELEASE);
-		return s;
-	}
-	return NULL;
+	if (!parent)
+		parent = shm_slot(h, 0); /* chaos-exec's: the rules it was started with */
+	struct shm_slot *s = shm_slot_claim(h);
+	if (!s)
+		return NULL;
+	uint32_t n, paused;
+	seq_read_list(parent, s->ids, &n, &paused);
+	s->nactive = n;
+	s->paused = paused;
+	s->pid = (uint32_t)pid;
+	s->ppid = (uint32_t)ppid;
+	s->start = start;
+	s->applied = 0;
+	s->seq = 0;
+	__atomic_store_n(&s->pending, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->state, SLOT_LIVE, __ATOMIC_RELEASE);
+	return s;
 }
 
 /* rules.c: build and publish a snapshot from a list of rule ids */

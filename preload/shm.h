@@ -18,7 +18,7 @@
 
 #include "rule.h"
 
-#define CHAOS_SHM_MAGIC 0x32534843u /* "CHS2" */
+#define CHAOS_SHM_MAGIC 0x33534843u /* "CHS3" */
 #define CHAOS_SHM_SLOTS 256u        /* processes in one tree */
 #define CHAOS_SHM_DEPS 1024u        /* dependency records */
 
@@ -48,8 +48,15 @@ struct shm_header {
 	 * close it (close-delay), as struct shm_hold. */
 	uint16_t sink_port4, sink_port6;
 	uint16_t stall_port4, stall_port6;
-	uint32_t pad;
+	/* Slots 0..slots_hwm-1 are every slot ever claimed: a scan stops there (a slot freed
+	 * below it stays inside).  Raised with an atomic max by whoever claims a slot, after the
+	 * claim and before the slot is LIVE, so a scan that loads it (acquire) and then finds
+	 * nothing LIVE above it misses only slots that became LIVE after the load. */
+	uint32_t slots_hwm;
 	char hold_name[64]; /* abstract address, without the leading NUL; "" when none */
+	uint64_t exec_start; /* chaos-exec's start time (see chaos_proc_start): with exec_pid,
+			      * tells a live chaos-exec from a reused pid when stale areas are
+			      * swept */
 };
 
 /* What a process sends to the hold socket, with one fd in SCM_RIGHTS. */
@@ -138,6 +145,36 @@ static inline void shm_layout(struct shm_header *h, uint32_t max_rules, uint32_t
 	h->slot_size = (sizeof(struct shm_slot) + (uint64_t)max_active * 4 + 63) & ~63ULL;
 	off += (uint64_t)CHAOS_SHM_SLOTS * h->slot_size;
 	h->total_size = (off + 4095) & ~4095ULL;
+}
+
+/* How many slots a scan must look at (slots_hwm, at least slot 0, at most all). */
+static inline unsigned shm_slots_used(struct shm_header *h)
+{
+	uint32_t n = __atomic_load_n(&h->slots_hwm, __ATOMIC_ACQUIRE);
+	return n < 1 ? 1 : n > CHAOS_SHM_SLOTS ? CHAOS_SHM_SLOTS : n;
+}
+
+/* Claim a free slot (from 1; slot 0 is chaos-exec's) with a compare-and-swap and raise the
+ * high-water mark over it.  The slot is SLOT_CLAIMED: the caller fills it and makes it LIVE.
+ * Free slots are reused lowest first, so the mark stays at the most processes the tree ever
+ * had at once.  NULL when all are taken. */
+static inline struct shm_slot *shm_slot_claim(struct shm_header *h)
+{
+	for (unsigned i = 1; i < CHAOS_SHM_SLOTS; i++) {
+		struct shm_slot *s = shm_slot(h, i);
+		uint32_t expected = SLOT_FREE;
+		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != SLOT_FREE ||
+		    !__atomic_compare_exchange_n(&s->state, &expected, SLOT_CLAIMED, false,
+						 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			continue;
+		uint32_t cur = __atomic_load_n(&h->slots_hwm, __ATOMIC_RELAXED);
+		while (cur < i + 1 &&
+		       !__atomic_compare_exchange_n(&h->slots_hwm, &cur, i + 1, true,
+						    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			;
+		return s;
+	}
+	return NULL;
 }
 
 /* Read a process's start time (field 22 of /proc/PID/stat); 0 if it cannot be read.  Uses
