@@ -40,7 +40,9 @@ static const struct prule *slow_rule(int fd, struct fd_entry **ep)
 	struct chaos_dest d = e->peer;
 	dest_attach_names(&d, names, NAMES_PER_ADDR);
 	uint64_t now = 0;
-	for (size_t i = 0; i < set->n; i++) {
+	struct chaos_index_iter it;
+	size_t i;
+	RULES_FOR_DEST(set, &d, &it, i) {
 		const struct prule *p = &set->rules[i];
 		if (p->r.action != CHAOS_ACT_CLOSE_DELAY)
 			continue;

@@ -171,9 +171,11 @@ static bool covers(const struct prule *p, const struct chaos_dest *d)
 static void find_rules(const struct ruleset *set, const struct chaos_dest *d, bool stalled,
 		       const struct prule **found)
 {
+	struct chaos_index_iter it;
+	size_t i;
 	for (int k = 0; k < GK__N; k++)
 		found[k] = NULL;
-	for (size_t i = 0; i < set->n; i++) {
+	RULES_FOR_DEST(set, d, &it, i) {
 		const struct prule *p = &set->rules[i];
 		int k1 = -1, k2 = -1, k3 = -1;
 		switch (p->r.action) {

@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "index.h"
 #include "rule.h"
 #include "shm.h"
 
@@ -96,6 +97,7 @@ struct ruleset {
 	bool io;          /* some rule acts on send or recv (reset, error on=send|recv, udp refuse) */
 	bool timed;       /* some rule is a fault in time (delay, bandwidth, slice, stall) */
 	bool close_delay; /* some rule is close-delay= */
+	struct chaos_index *ix; /* the rules by target (index.h), or NULL: few enough to walk */
 	size_t n;
 	struct prule rules[];
 };
@@ -108,6 +110,12 @@ static inline struct ruleset *rules_get(void)
 {
 	return __atomic_load_n(&chaos_rules, __ATOMIC_ACQUIRE);
 }
+
+/* The rules of set that may cover d, or a lookup of name, in order (index.h): */
+#define RULES_FOR_DEST(set, d, it, i)                                                              \
+	for (chaos_index_dest((set)->ix, (set)->n, (d), (it)); chaos_index_next((it), &(i));)
+#define RULES_FOR_NAME(set, name, it, i)                                                           \
+	for (chaos_index_name((set)->ix, (set)->n, (name), (it)); chaos_index_next((it), &(i));)
 
 /* Calls `call` would be matched on for this rule and destination protocol. */
 unsigned rule_calls(const struct chaos_rule *r, enum chaos_proto proto);

@@ -138,7 +138,9 @@ static enum io_verdict io_decide(int fd, enum chaos_call call, const char *fn,
 	}
 	dest_attach_names(&d, names, NAMES_PER_ADDR);
 
-	for (size_t i = 0; i < set->n; i++) {
+	struct chaos_index_iter it;
+	size_t i;
+	RULES_FOR_DEST(set, &d, &it, i) {
 		const struct prule *p = &set->rules[i];
 		if (p->r.action != CHAOS_ACT_REFUSE && p->r.action != CHAOS_ACT_ERROR &&
 		    p->r.action != CHAOS_ACT_RESET)

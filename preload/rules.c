@@ -40,6 +40,13 @@ void io_armed_update(void)
 	__atomic_store_n(&chaos_waits_armed, set->timed || gated, __ATOMIC_RELAXED);
 }
 
+#define RULES_INDEX_MIN 32
+
+static const struct chaos_target *prule_target(const void *rules, size_t i)
+{
+	return &((const struct prule *)rules)[i].r.target;
+}
+
 static void publish(struct ruleset *set)
 {
 	set->on_any = 0;
@@ -65,6 +72,13 @@ static void publish(struct ruleset *set)
 		if (rule_calls(r, CHAOS_PROTO_TCP) & CHAOS_ON_IO ||
 		    rule_calls(r, CHAOS_PROTO_UDP) & CHAOS_ON_IO)
 			set->io = true;
+	}
+	/* a few rules are walked faster than looked up */
+	if (set->n >= RULES_INDEX_MIN) {
+		set->ix = chaos_index_new(set->n, prule_target, set->rules);
+		if (!set->ix)
+			chaos_warn("out of memory indexing %zu rules: every call walks them all",
+				   set->n);
 	}
 	__atomic_store_n(&chaos_rules, set, __ATOMIC_RELEASE);
 	io_armed_update();
@@ -233,7 +247,9 @@ const struct prule *rules_fire(const struct ruleset *set, enum chaos_call call,
 			       const struct chaos_dest *d)
 {
 	uint64_t now = 0;
-	for (size_t i = 0; i < set->n; i++) {
+	struct chaos_index_iter it;
+	size_t i;
+	RULES_FOR_DEST(set, d, &it, i) {
 		const struct prule *p = &set->rules[i];
 		if (p->r.action != CHAOS_ACT_REFUSE && p->r.action != CHAOS_ACT_ERROR &&
 		    p->r.action != CHAOS_ACT_RESET && p->r.action != CHAOS_ACT_BLACKHOLE)
@@ -256,7 +272,9 @@ const struct prule *rules_fire(const struct ruleset *set, enum chaos_call call,
 
 bool rules_cover_io(const struct ruleset *set, const struct chaos_dest *d)
 {
-	for (size_t i = 0; i < set->n; i++) {
+	struct chaos_index_iter it;
+	size_t i;
+	RULES_FOR_DEST(set, d, &it, i) {
 		const struct prule *p = &set->rules[i];
 		if (!(rule_calls(&p->r, d->proto) & CHAOS_ON_IO))
 			continue;
@@ -285,7 +303,9 @@ const struct prule *rules_fire_dns(const struct ruleset *set, const char *name)
 	if (!(set->on_any & CHAOS_ON_DNS))
 		return NULL;
 	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < set->n; i++) {
+		struct chaos_index_iter it;
+		size_t i;
+		RULES_FOR_NAME(set, name, &it, i) {
 			const struct prule *p = &set->rules[i];
 			if (p->r.action != CHAOS_ACT_DNS ||
 			    (p->r.dns == CHAOS_DNS_ADDRESS) != (pass == 1))
