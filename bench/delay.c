@@ -1,15 +1,23 @@
 /* delay.c -- the peer and the client of the delay-precision and stalled-connection benchmarks
  *
- *   delay serve [silent]         a loopback server: prints its port, answers every byte with a
- *                                byte (silent: accepts and never answers); runs until stdin ends
+ *   delay serve [silent|bulk]    a loopback server: prints its port, answers every byte with a
+ *                                byte (silent: accepts and never answers; bulk: reads one line,
+ *                                "get N" sends N bytes, "put N" reads N bytes and answers one
+ *                                byte); runs until stdin ends
  *   delay rtt PORT N THREADS     THREADS connections to 127.0.0.1:PORT, N one-byte round trips
  *                                each, one after another; prints "rtt_ns X" per round trip
- *   delay stall PORT N           N connections to 127.0.0.1:PORT, one byte sent on each; checks
- *                                that no answer arrives within 200 ms, prints "stalled K",
- *                                "rss_kb R" and "ready", and holds them until stdin ends
+ *   delay bw PORT BYTES get|put  one connection to a bulk server: BYTES downloaded (get) or
+ *                                uploaded (put: until the server has them all); prints "bw_ns X",
+ *                                the time from the request to the last byte
+ *   delay stall PORT N           prints "rss_before_kb R" and "begin", waits for a byte on stdin,
+ *                                then makes N connections to 127.0.0.1:PORT, one byte sent on
+ *                                each; checks that no answer arrives within 200 ms, prints
+ *                                "stalled K", "rss_kb R" and "ready", and holds them until stdin
+ *                                ends
  *
- * rtt and stall run under chaos-exec with a delay= or stall rule for PORT; bench.py subtracts
- * the same runs made without the rule.  The file limit is raised to what N needs.
+ * rtt, bw and stall run under chaos-exec with a delay=, bandwidth= or stall rule for PORT;
+ * bench.py compares them with the same runs made without the rule.  The file limit is raised
+ * to what N needs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +25,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,15 +78,16 @@ static void raise_nofile(rlim_t want, rlim_t need)
 	}
 }
 
+/* smaps_rollup walks the page tables: exact, where status's VmRSS is kept per CPU */
 static long rss_kb(void)
 {
 	char line[256];
 	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "re");
+	FILE *f = fopen("/proc/self/smaps_rollup", "re");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+		if (sscanf(line, "Rss: %ld kB", &kb) == 1)
 			break;
 	fclose(f);
 	return kb;
@@ -85,12 +95,76 @@ static long rss_kb(void)
 
 /* ---- serve ------------------------------------------------------------------------------------ */
 
-static int silent;
+static int silent, bulk;
+
+static int write_all(int fd, const char *b, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* bulk: one request line, then the transfer it asks for */
+static void bulk_conn(int fd)
+{
+	static char big[65536];
+	char line[64];
+	size_t got = 0;
+	while (got < sizeof(line) - 1) {
+		ssize_t n = read(fd, line + got, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		if (line[got++] == '\n')
+			break;
+	}
+	line[got] = 0;
+	char what[8];
+	unsigned long long left;
+	if (sscanf(line, "%7s %llu", what, &left) != 2)
+		return;
+	if (strcmp(what, "get") == 0) {
+		while (left) {
+			size_t k = left < sizeof(big) ? (size_t)left : sizeof(big);
+			if (write_all(fd, big, k) < 0)
+				return;
+			left -= k;
+		}
+	} else if (strcmp(what, "put") == 0) {
+		while (left) {
+			ssize_t n = read(fd, big, left < sizeof(big) ? (size_t)left : sizeof(big));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return;
+			left -= (unsigned long long)n;
+		}
+		write_all(fd, "k", 1);
+	}
+}
 
 static void *conn_thread(void *arg)
 {
 	int fd = (int)(long)arg;
 	char c[256];
+	if (bulk) {
+		bulk_conn(fd);
+		for (;;) { /* until the client closes */
+			ssize_t n = read(fd, c, sizeof(c));
+			if (n == 0 || (n < 0 && errno != EINTR))
+				break;
+		}
+		close(fd);
+		return NULL;
+	}
 	for (;;) {
 		ssize_t n = read(fd, c, sizeof(c));
 		if (n < 0 && errno == EINTR)
@@ -206,13 +280,54 @@ static int rtt(long threads)
 	return 0;
 }
 
+/* ---- bw ------------------------------------------------------------------------------------------ */
+
+static int bw(long bytes, bool put)
+{
+	static char big[65536];
+	char req[64];
+	int fd = dial();
+	int n = snprintf(req, sizeof(req), "%s %ld\n", put ? "put" : "get", bytes);
+	double t0 = now_ns();
+	if (write_all(fd, req, (size_t)n) < 0)
+		die("send");
+	long left = bytes;
+	if (put) {
+		while (left) {
+			size_t k = left < (long)sizeof(big) ? (size_t)left : sizeof(big);
+			if (write_all(fd, big, k) < 0)
+				die("send");
+			left -= (long)k;
+		}
+		left = 1;
+	}
+	while (left) {
+		ssize_t r = read(fd, big, left < (long)sizeof(big) ? (size_t)left : sizeof(big));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = ECONNRESET;
+			die("recv");
+		}
+		left -= r;
+	}
+	printf("bw_ns %.0f\n", now_ns() - t0);
+	close(fd);
+	return 0;
+}
+
 /* ---- stall -------------------------------------------------------------------------------------- */
 
 static int stall(long n)
 {
 	char c = 'x';
 	raise_nofile((rlim_t)n + 64, (rlim_t)n + 64);
-	long before = rss_kb();
+	printf("rss_before_kb %ld\nbegin\n", rss_kb());
+	fflush(stdout);
+	while (read(0, &c, 1) < 0 && errno == EINTR)
+		;
+	c = 'x';
 	int *fds = calloc((size_t)n, sizeof(int));
 	struct pollfd *p = calloc((size_t)n, sizeof(*p));
 	if (!fds || !p)
@@ -229,7 +344,6 @@ static int stall(long n)
 		die("poll");
 	printf("connections %ld\n", n);
 	printf("stalled %ld\n", n - ready);
-	printf("rss_before_kb %ld\n", before);
 	printf("rss_kb %ld\n", rss_kb());
 	printf("ready\n");
 	fflush(stdout);
@@ -241,11 +355,14 @@ static int stall(long n)
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "serve") == 0 &&
-	    (argc == 2 || (argc == 3 && strcmp(argv[2], "silent") == 0))) {
-		silent = argc == 3;
+	    (argc == 2 || (argc == 3 && (strcmp(argv[2], "silent") == 0 ||
+					 strcmp(argv[2], "bulk") == 0)))) {
+		silent = argc == 3 && strcmp(argv[2], "silent") == 0;
+		bulk = argc == 3 && strcmp(argv[2], "bulk") == 0;
 		return serve();
 	}
-	if (argc >= 3 && (strcmp(argv[1], "rtt") == 0 || strcmp(argv[1], "stall") == 0)) {
+	if (argc >= 3 && (strcmp(argv[1], "rtt") == 0 || strcmp(argv[1], "stall") == 0 ||
+			  strcmp(argv[1], "bw") == 0)) {
 		peer.sin_family = AF_INET;
 		peer.sin_port = htons((uint16_t)num(argv[2], 65535));
 		peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -255,8 +372,11 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(argv[1], "stall") == 0 && argc == 4)
 			return stall(num(argv[3], 1000000));
+		if (strcmp(argv[1], "bw") == 0 && argc == 5 &&
+		    (strcmp(argv[4], "get") == 0 || strcmp(argv[4], "put") == 0))
+			return bw(num(argv[3], 1L << 40), strcmp(argv[4], "put") == 0);
 	}
-	fprintf(stderr, "usage: delay serve [silent] | delay rtt PORT N THREADS | "
-			"delay stall PORT N\n");
+	fprintf(stderr, "usage: delay serve [silent|bulk] | delay rtt PORT N THREADS | "
+			"delay bw PORT BYTES get|put | delay stall PORT N\n");
 	return 2;
 }
