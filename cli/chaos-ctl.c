@@ -199,6 +199,7 @@ static int cmd_list(void)
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddItemToObject(o, "processes", c.all);
 		print_json(o);
+		cJSON_Delete(o);
 	} else {
 		printf("%-8s %-8s %-8s %-6s %-7s %s\n", "PID", "PPID", "EXEC", "RULES", "STATE",
 		       "COMMAND");
@@ -214,6 +215,7 @@ static int cmd_list(void)
 											   : "active",
 			       cJSON_GetObjectItemCaseSensitive(p, "command")->valuestring);
 		}
+		cJSON_Delete(c.all);
 	}
 	return c.failures ? 1 : 0;
 }
