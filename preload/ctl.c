@@ -1,7 +1,9 @@
 /* ctl.c -- live control, the process's side: its slot in chaos-exec's shared area
  *
  * At start the library maps the area (CHAOS_SHM) and takes a slot for its pid, copying the
- * rule list of its parent's slot (a child gets the rules its parent had).  chaos-exec changes a
+ * rule list of its parent's slot (a child gets the rules its parent had); the command
+ * chaos-exec started finds the slot chaos-exec claimed for it before its exec, with whatever
+ * chaos-ctl put there since.  chaos-exec changes a
  * slot's list under a seqlock and sets `pending`; the next hooked call in the process sees it
  * (ctl_refresh) and publishes a new snapshot built from the list.  Rules already parsed are
  * reused by id, so a change costs the rules that changed.  fork() gives the child a slot of its
