@@ -153,6 +153,9 @@ struct ctl_server *ctl_server_start(const struct chaos_rule_list *rules, uint64_
 	*s->h = layout;
 	s->h->exec_pid = (uint32_t)getpid();
 	s->h->exec_start = chaos_proc_start(getpid());
+	struct stat ns;
+	if (stat("/proc/self/ns/pid", &ns) == 0)
+		s->h->exec_pidns = (uint64_t)ns.st_ino;
 	s->h->slots_hwm = 1; /* slot 0 */
 	s->h->seed = seed;
 	s->h->epoch_ns = epoch_ns;

@@ -52,7 +52,7 @@ static const struct prule *slow_rule(int fd, struct fd_entry **ep)
 			continue;
 		if (!now)
 			now = chaos_now_ns();
-		if (chaos_trigger(&p->r, p->st, p->id, chaos_seed, p->armed_ns, now) == CHAOS_FIRE) {
+		if (rule_fires(p, now)) {
 			*ep = e;
 			return p;
 		}

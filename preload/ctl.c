@@ -28,6 +28,9 @@ static struct shm_slot *my_slot;
 static uint32_t no_pending;
 uint32_t *chaos_ctl_pending = &no_pending;
 static int apply_lock; /* taken with a compare-and-swap, never waited for */
+static int exec_gone;  /* chaos-exec was seen gone: the rules are off for good */
+static uint64_t exec_checked_ns;
+static uint64_t my_pidns; /* this process's pid namespace (inode), 0: unknown */
 
 /* Copy a slot's list under its seqlock.  chaos-exec writes a list in microseconds; if the seq
  * stays odd that long it died mid-write, and nothing will change it any more: take it as is. */
@@ -102,7 +105,8 @@ static void apply(void)
 					 __ATOMIC_RELAXED))
 		return; /* another thread is applying the change */
 	chaos_busy++;
-	while (__atomic_exchange_n(&s->pending, 0, __ATOMIC_ACQ_REL)) {
+	while (__atomic_exchange_n(&s->pending, 0, __ATOMIC_ACQ_REL) &&
+	       !__atomic_load_n(&exec_gone, __ATOMIC_ACQUIRE)) {
 		uint32_t *ids = malloc((size_t)chaos_shm->max_active * sizeof(uint32_t));
 		uint32_t n, paused;
 		if (!ids) {
@@ -124,11 +128,57 @@ void ctl_refresh(void)
 		apply();
 }
 
+static uint64_t pidns_now(void)
+{
+	struct stat st;
+	return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+/* A fault is about to be injected: is the chaos-exec that put it on still there?  When it was
+ * killed (kill -9 takes its command with it, not the command's own children), the faults of
+ * the processes left are taken off, loudly, rather than left on with nobody to remove them.
+ * Only a process in chaos-exec's pid namespace can tell.  Each time: is its pid still there
+ * (kill 0, a fraction of a microsecond); once a second, is it still the same process (its
+ * start time, from /proc: microseconds), for a pid reused since. */
+bool ctl_exec_gone(void)
+{
+	const struct shm_header *h = chaos_shm;
+	if (!h)
+		return false;
+	if (__atomic_load_n(&exec_gone, __ATOMIC_ACQUIRE))
+		return true;
+	if (!h->exec_start || !h->exec_pidns || h->exec_pidns != my_pidns)
+		return false;
+	int saved = errno;
+	bool gone = syscall(SYS_kill, (pid_t)h->exec_pid, 0) < 0 && errno == ESRCH;
+	errno = saved;
+	if (!gone) {
+		uint64_t now = chaos_now_ns();
+		uint64_t last = __atomic_load_n(&exec_checked_ns, __ATOMIC_RELAXED);
+		if (last && now - last < 1000000000ULL)
+			return false;
+		__atomic_store_n(&exec_checked_ns, now, __ATOMIC_RELAXED);
+		if (chaos_proc_start((int)h->exec_pid) == h->exec_start)
+			return false;
+	}
+	if (__atomic_exchange_n(&exec_gone, 1, __ATOMIC_ACQ_REL))
+		return true;
+	chaos_busy++;
+	rules_publish_ids(NULL, 0, true);
+	chaos_busy--;
+	chaos_warn("chaos-exec (pid %u) is gone: the faults it put on process %d are off", h->exec_pid,
+		   (int)syscall(SYS_getpid));
+	return true;
+}
+
 static void after_fork_child(void)
 {
 	/* a new process: its own slot, a copy of its parent's rules */
 	__atomic_store_n(&apply_lock, 0, __ATOMIC_RELAXED);
-	if (!chaos_shm || !my_slot)
+	if (!chaos_shm)
+		return;
+	my_pidns = pidns_now(); /* (a parent that unshared its pid namespace forks into another) */
+	if (!my_slot)
 		return;
 	int pid = (int)syscall(SYS_getpid);
 	struct shm_slot *s = slot_take(pid, (int)my_slot->pid, chaos_proc_start(pid), my_slot);
@@ -171,6 +221,7 @@ void ctl_attach(void)
 		return;
 	}
 	chaos_shm = h;
+	my_pidns = pidns_now();
 	int pid = (int)syscall(SYS_getpid);
 	my_slot = slot_take(pid, (int)syscall(SYS_getppid), chaos_proc_start(pid), NULL);
 	if (!my_slot) {

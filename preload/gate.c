@@ -242,8 +242,7 @@ static void decide(struct gate *g, uint64_t now)
 			g->serial[k] = g->serial[same];
 			continue;
 		}
-		bool fire = chaos_trigger(&p->r, p->st, p->id, chaos_seed, p->armed_ns, now) ==
-			    CHAOS_FIRE;
+		bool fire = rule_fires(p, now);
 		g->fired[k] = fire ? DECIDE_YES : DECIDE_NO;
 		g->serial[k] = __atomic_load_n(&p->st->injected, __ATOMIC_RELAXED);
 		for (int j = k + 1; j < GK__N; j++)

@@ -60,6 +60,7 @@ extern uint32_t *chaos_ctl_pending;
 extern struct shm_header *chaos_shm;
 void ctl_attach(void);
 void ctl_refresh(void);
+bool ctl_exec_gone(void);
 
 /* A wait or a held-back call that loops: take a rule change made meanwhile. */
 static inline void chaos_refresh(void)
@@ -116,6 +117,13 @@ static inline struct ruleset *rules_get(void)
 	for (chaos_index_dest((set)->ix, (set)->n, (d), (it)); chaos_index_next((it), &(i));)
 #define RULES_FOR_NAME(set, name, it, i)                                                           \
 	for (chaos_index_name((set)->ix, (set)->n, (name), (it)); chaos_index_next((it), &(i));)
+
+/* Does rule p fire now (its triggers), with chaos-exec still there to take it off? */
+static inline bool rule_fires(const struct prule *p, uint64_t now)
+{
+	return chaos_trigger(&p->r, p->st, p->id, chaos_seed, p->armed_ns, now) == CHAOS_FIRE &&
+	       !(chaos_shm && ctl_exec_gone());
+}
 
 /* Calls `call` would be matched on for this rule and destination protocol. */
 unsigned rule_calls(const struct chaos_rule *r, enum chaos_proto proto);

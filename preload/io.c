@@ -166,7 +166,7 @@ static enum io_verdict io_decide(int fd, enum chaos_call call, const char *fn,
 			}
 			now = chaos_now_ns();
 		}
-		if (chaos_trigger(&p->r, p->st, p->id, chaos_seed, p->armed_ns, now) != CHAOS_FIRE)
+		if (!rule_fires(p, now))
 			continue;
 		switch (p->r.action) {
 		case CHAOS_ACT_RESET:

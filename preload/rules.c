@@ -264,7 +264,7 @@ const struct prule *rules_fire(const struct ruleset *set, enum chaos_call call,
 			continue;
 		if (!now)
 			now = chaos_now_ns();
-		if (chaos_trigger(&p->r, p->st, p->id, chaos_seed, p->armed_ns, now) == CHAOS_FIRE)
+		if (rule_fires(p, now))
 			return p;
 	}
 	return NULL;
@@ -316,8 +316,7 @@ const struct prule *rules_fire_dns(const struct ruleset *set, const char *name)
 				continue;
 			if (!now)
 				now = chaos_now_ns();
-			if (chaos_trigger(&p->r, p->st, p->id, chaos_seed, p->armed_ns, now) ==
-			    CHAOS_FIRE)
+			if (rule_fires(p, now))
 				return p;
 		}
 	}

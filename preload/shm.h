@@ -57,6 +57,8 @@ struct shm_header {
 	uint64_t exec_start; /* chaos-exec's start time (see chaos_proc_start): with exec_pid,
 			      * tells a live chaos-exec from a reused pid when stale areas are
 			      * swept */
+	uint64_t exec_pidns; /* the inode of chaos-exec's pid namespace: a process in the same
+			      * one can tell from exec_pid and exec_start that chaos-exec is gone */
 };
 
 /* What a process sends to the hold socket, with one fd in SCM_RIGHTS. */

@@ -78,6 +78,7 @@ check_match "timestamps" '"first_seen":	"20[0-9-]+T[0-9:.]+Z"' "$(cat "$REC")"
 
 # live: chaos-ctl PID deps, without --record (no byte counts), with injected errors counted
 mkfifo "$T/in"
+: >"$T/out" # (the service opens it only once the fifo has a writer)
 "$CHAOS_EXEC" --log /dev/null -f "127.0.0.1:$EP refuse count=1" -- "$NETPROBE" serve 127.0.0.1 "$EP" <"$T/in" >"$T/out" &
 EXEC=$!
 PIDS="$PIDS $EXEC"
