@@ -1,7 +1,8 @@
 /* rulescale.c -- what a large rule set costs: loading it and looking a call up in it
  *
  *   rulescale core FILE      parse FILE's rules with the rule engine (core/) as the preload
- *                            library does, then time the lookups a connect and a DNS lookup make
+ *                            library does, index them, then time the lookups a connect and a
+ *                            DNS lookup make, walking every rule and through the index
  *   rulescale probe PAIRS    inside a process running the preload library: how long the library
  *                            took to start, its memory, and what its connect and getaddrinfo
  *                            cost over libc's own (PAIRS alternating calls of each)
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "index.h"
 #include "rule.h"
 
 extern uint64_t bench_envrules_t0_ns;
@@ -44,6 +46,11 @@ static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return x < y ? -1 : x > y;
+}
+
+static const struct chaos_target *rule_target(const void *rules, size_t i)
+{
+	return &((const struct chaos_rule *)rules)[i].target;
 }
 
 static uint64_t median(uint64_t *v, size_t n)
@@ -90,12 +97,20 @@ static int core(const char *path)
 		return 1;
 	}
 
-	/* a connect to a destination no rule covers: every rule is looked at (rules_fire) */
+	/* the index the library builds over the rules (core/index.h) */
+	uint64_t t2 = now_ns();
+	struct chaos_index *ix = chaos_index_new(n, rule_target, rules);
+	uint64_t t3 = now_ns();
+	if (!ix)
+		die("chaos_index_new");
+
+	/* a connect to a destination no rule covers: the walk looks at every rule, the index
+	 * at the rules it yields (rules_fire) */
 	struct chaos_dest d = { .proto = CHAOS_PROTO_TCP, .family = AF_INET, .port = 40000 };
 	inet_pton(AF_INET, "127.0.0.1", d.addr);
 	enum { LOOKUPS = 21 };
-	uint64_t conn[LOOKUPS], dns[LOOKUPS];
-	size_t hits = 0;
+	uint64_t conn[LOOKUPS], dns[LOOKUPS], iconn[LOOKUPS], idns[LOOKUPS];
+	size_t hits = 0, ihits = 0;
 	for (int k = 0; k < LOOKUPS; k++) {
 		uint64_t a = now_ns();
 		for (size_t i = 0; i < n; i++) {
@@ -116,15 +131,45 @@ static int core(const char *path)
 				hits += chaos_target_match_name(&r->target, "api.example.com");
 			}
 		uint64_t c = now_ns();
+		struct chaos_index_iter it;
+		size_t i;
+		for (chaos_index_dest(ix, n, &d, &it); chaos_index_next(&it, &i);) {
+			const struct chaos_rule *r = &rules[i];
+			if (!(r->on & CHAOS_ON_CONNECT))
+				continue;
+			if (r->target.kind == CHAOS_HOST_NAME && d.nnames == 0)
+				continue;
+			ihits += chaos_target_match(&r->target, &d);
+		}
+		uint64_t e = now_ns();
+		for (int pass = 0; pass < 2; pass++)
+			for (chaos_index_name(ix, n, "api.example.com", &it); chaos_index_next(&it, &i);) {
+				const struct chaos_rule *r = &rules[i];
+				if (r->action != CHAOS_ACT_DNS ||
+				    (r->dns == CHAOS_DNS_ADDRESS) != (pass == 1))
+					continue;
+				ihits += chaos_target_match_name(&r->target, "api.example.com");
+			}
+		uint64_t g = now_ns();
 		conn[k] = b - a;
 		dns[k] = c - b;
+		iconn[k] = e - c;
+		idns[k] = g - e;
+	}
+	if (hits != ihits) {
+		fprintf(stderr, "rulescale: the index found %zu matches, the walk %zu\n", ihits, hits);
+		return 1;
 	}
 	printf("rules %zu\n", n);
 	printf("parse_ms %.3f\n", (double)(t1 - t0) / 1e6);
 	printf("parse_ns_per_rule %.1f\n", (double)(t1 - t0) / (double)n);
 	printf("rule_struct_bytes %zu\n", sizeof(struct chaos_rule));
+	printf("index_ms %.3f\n", (double)(t3 - t2) / 1e6);
 	printf("connect_lookup_us %.3f\n", (double)median(conn, LOOKUPS) / 1e3);
 	printf("dns_lookup_us %.3f\n", (double)median(dns, LOOKUPS) / 1e3);
+	printf("connect_index_us %.3f\n", (double)median(iconn, LOOKUPS) / 1e3);
+	printf("dns_index_us %.3f\n", (double)median(idns, LOOKUPS) / 1e3);
+	chaos_index_free(ix);
 	printf("matches %zu\n", hits);
 	free(rules);
 	return 0;

@@ -313,6 +313,10 @@ struct gate *gate_for(int fd, struct fd_entry *e, const struct ruleset *set)
 	struct gate *g = gate_get(fd);
 	if (g)
 		return g;
+	/* asked already for this generation of the rules, and none covers it (tgen: the I/O
+	 * hooks' fast path passes such a socket by) */
+	if (__atomic_load_n(&e->tgen, __ATOMIC_RELAXED) == set->gen)
+		return NULL;
 	const char *names[NAMES_PER_ADDR];
 	const struct prule *found[GK__N];
 	struct chaos_dest d = e->peer;
@@ -321,8 +325,10 @@ struct gate *gate_for(int fd, struct fd_entry *e, const struct ruleset *set)
 	bool any = false;
 	for (int k = 0; k < GK__N; k++)
 		any |= found[k] != NULL;
-	if (!any)
+	if (!any) {
+		__atomic_store_n(&e->tgen, set->gen, __ATOMIC_RELEASE);
 		return NULL;
+	}
 	return gate_attach(fd, e);
 }
 

@@ -222,7 +222,7 @@ struct fd_entry {
 	uint64_t bytes; /* payload moved both ways while a rule covered it */
 	struct chaos_dest peer; /* names not stored: looked up when needed */
 	struct epset *ep; /* an epoll fd: the registrations we track in it (epoll.c) */
-	uint32_t tgen;    /* ruleset gen a wait last asked whether timed rules cover it */
+	uint32_t tgen;    /* ruleset gen for which gate_for found no timed rule covering it */
 };
 
 struct epset;
@@ -334,8 +334,9 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const s
  *   - io is not armed (no rule acts on I/O, nothing injected, no gate, no recording), or
  *   - the fd is known not to be ours (FD_PASS: a file, a pipe, AF_UNIX, an accepted socket), or
  *   - it is one of our sockets with nothing on it: no reset or pending connect errno injected,
- *     no gate attached, no fault in time in the rules, no recording, and no rule acting on I/O
- *     covers its peer (FDF_MATCH cleared by fd_covered for the current ruleset generation).
+ *     no gate attached, no fault in time covering it (none in the rules, or gate_for found
+ *     none for this generation: tgen), no recording, and no rule acting on I/O covers its
+ *     peer (FDF_MATCH cleared by fd_covered for the current ruleset generation).
  *     A call that names a destination (sendto, sendmsg with msg_name) is looked up per
  *     datagram, so it passes here only when no rule acts on I/O at all.
  * Never before the library is ready (the real_* pointers), and never with a rule change
@@ -388,7 +389,9 @@ static inline __attribute__((always_inline)) enum io_way io_fd_way(int fd)
 	if (kind != FD_INET || (flags & (FDF_RESET | FDF_PENDING | FDF_GATED | FDF_MATCH)))
 		return IO_SLOW_PATH;
 	const struct ruleset *set = rules_get();
-	if (set->timed || io_recording())
+	/* (with faults in time about: only a socket none of them covers, gate_for found) */
+	if ((set->timed && __atomic_load_n(&e->tgen, __ATOMIC_ACQUIRE) != set->gen) ||
+	    io_recording())
 		return IO_SLOW_PATH;
 	if (!set->io)
 		return IO_DIRECT;

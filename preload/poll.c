@@ -36,8 +36,7 @@ static struct gate *wait_gate(int fd, const struct ruleset *set)
 		if (!set->timed || e->kind != FD_INET || e->proto != CHAOS_PROTO_TCP ||
 		    !(fl & FDF_PEER) || __atomic_load_n(&e->tgen, __ATOMIC_RELAXED) == set->gen)
 			return NULL;
-		__atomic_store_n(&e->tgen, set->gen, __ATOMIC_RELAXED);
-		if (!gate_for(fd, e, set))
+		if (!gate_for(fd, e, set)) /* (which sets tgen when no timed rule covers it) */
 			return NULL;
 	}
 	return gate_get(fd);
