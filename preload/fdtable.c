@@ -145,7 +145,7 @@ void fd_copy(int oldfd, int newfd)
 	dst->bytes = src->bytes;
 	dst->pending_err = src->pending_err;
 	dst->dep = src->dep;
-	dst->gen = 0;
+	__atomic_store_n(&dst->gen, 0, __ATOMIC_RELAXED);
 	/* a duplicate gets a gate of its own if it needs one (gate.c) */
 	uint16_t flags = __atomic_load_n(&src->flags, __ATOMIC_RELAXED) & ~(FDF_MATCH | FDF_GATED);
 	if (flags & (FDF_RESET | FDF_PENDING))

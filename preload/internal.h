@@ -384,6 +384,9 @@ static inline __attribute__((always_inline)) enum io_way io_fd_way(int fd)
 	uint8_t kind = __atomic_load_n(&e->kind, __ATOMIC_ACQUIRE);
 	if (likely(kind == FD_PASS))
 		return IO_DIRECT;
+	/* the generation first: FDF_MATCH is stored before it (fd_covered), so the flags read
+	 * after it are at least as new as the generation says */
+	uint32_t fgen = __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE);
 	uint16_t flags = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
 	/* (FDF_MATCH, even from an older generation: io_after counts the bytes) */
 	if (kind != FD_INET || (flags & (FDF_RESET | FDF_PENDING | FDF_GATED | FDF_MATCH)))
@@ -395,7 +398,7 @@ static inline __attribute__((always_inline)) enum io_way io_fd_way(int fd)
 		return IO_SLOW_PATH;
 	if (!set->io)
 		return IO_DIRECT;
-	if ((flags & FDF_PEER) && __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) == set->gen)
+	if ((flags & FDF_PEER) && fgen == set->gen)
 		return IO_DIRECT_NO_DEST;
 	return IO_SLOW_PATH;
 }

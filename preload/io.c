@@ -53,7 +53,7 @@ static bool fd_covered(int fd, struct fd_entry *e, const struct ruleset *set)
 					&e->peer))
 			return false;
 		__atomic_fetch_or(&e->flags, FDF_PEER, __ATOMIC_RELAXED);
-		e->gen = 0;
+		__atomic_store_n(&e->gen, 0, __ATOMIC_RELAXED);
 	}
 	uint32_t gen = __atomic_load_n(&e->gen, __ATOMIC_RELAXED);
 	if (gen != set->gen) {
@@ -64,7 +64,8 @@ static bool fd_covered(int fd, struct fd_entry *e, const struct ruleset *set)
 			__atomic_fetch_or(&e->flags, FDF_MATCH, __ATOMIC_RELAXED);
 		else
 			__atomic_fetch_and(&e->flags, (uint16_t)~FDF_MATCH, __ATOMIC_RELAXED);
-		__atomic_store_n(&e->gen, set->gen, __ATOMIC_RELAXED);
+		/* (after FDF_MATCH: a reader that sees this generation sees the flag for it) */
+		__atomic_store_n(&e->gen, set->gen, __ATOMIC_RELEASE);
 	}
 	return __atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FDF_MATCH;
 }

@@ -120,7 +120,7 @@ void fd_classify(int fd, struct fd_entry *e)
 	}
 	kind = FD_INET;
 done:
-	e->gen = 0;
+	__atomic_store_n(&e->gen, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->kind, (uint8_t)kind, __ATOMIC_RELEASE);
 	errno = saved;
 }
