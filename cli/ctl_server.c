@@ -64,6 +64,7 @@ struct ctl_server {
 };
 
 static int outage_start(struct ctl_server *s, char *err, size_t errlen);
+static void outage_need(struct ctl_server *s, const struct chaos_rule *r);
 static void outage_stop(struct ctl_server *s);
 
 static uint64_t mono_ns(void)
@@ -177,6 +178,8 @@ struct ctl_server *ctl_server_start(const struct chaos_rule_list *rules, uint64_
 	__atomic_store_n(&root->state, SLOT_LIVE, __ATOMIC_RELEASE);
 	if (outage_start(s, err, errlen) < 0)
 		goto fail;
+	for (size_t i = 0; i < rules->n; i++)
+		outage_need(s, &rules->rules[i]);
 	__atomic_store_n(&s->h->magic, CHAOS_SHM_MAGIC, __ATOMIC_RELEASE);
 
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -426,12 +429,22 @@ static int outage_start(struct ctl_server *s, char *err, size_t errlen)
 		snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
 		return -1;
 	}
-	s->h->sink_port4 = make_sink(s, 0, AF_INET);
-	s->h->sink_port6 = make_sink(s, 1, AF_INET6);
-	s->h->stall_port4 = make_stall(s, 0, AF_INET);
-	s->h->stall_port6 = make_stall(s, 1, AF_INET6);
 	make_hold(s);
 	return 0;
+}
+
+/* The endpoints a rule steers to, made the first time a rule needs them (at start, or when one
+ * is added live), before any process can have the rule: a chaos-exec without blackhole or
+ * stall rules opens no TCP socket (its start-up is a fork, an exec and a map). */
+static void outage_need(struct ctl_server *s, const struct chaos_rule *r)
+{
+	if (r->action == CHAOS_ACT_BLACKHOLE && s->sink[0] < 0 && s->sink[1] < 0) {
+		s->h->sink_port4 = make_sink(s, 0, AF_INET);
+		s->h->sink_port6 = make_sink(s, 1, AF_INET6);
+	} else if (r->action == CHAOS_ACT_STALL && s->stall[0] < 0 && s->stall[1] < 0) {
+		s->h->stall_port4 = make_stall(s, 0, AF_INET);
+		s->h->stall_port6 = make_stall(s, 1, AF_INET6);
+	}
 }
 
 int ctl_server_outage_fd(const struct ctl_server *s)
@@ -818,6 +831,7 @@ static cJSON *op_add(struct ctl_server *s, int pid, bool tree, const cJSON *list
 		goto out;
 	}
 	for (size_t i = 0; i < rl.n; i++) {
+		outage_need(s, &rl.rules[i]);
 		ids[i] = rule_store(s->h, rl.texts[i], now);
 		cJSON *j = cJSON_CreateObject();
 		cJSON_AddNumberToObject(j, "id", ids[i]);

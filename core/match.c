@@ -116,6 +116,13 @@ static uint64_t splitmix64(uint64_t x)
 enum chaos_verdict chaos_trigger(const struct chaos_rule *r, struct chaos_rule_state *st,
 				 uint32_t rule_id, uint64_t seed, uint64_t armed_ns, uint64_t now_ns)
 {
+	return chaos_trigger_serial(r, st, rule_id, seed, armed_ns, now_ns, NULL);
+}
+
+enum chaos_verdict chaos_trigger_serial(const struct chaos_rule *r, struct chaos_rule_state *st,
+					uint32_t rule_id, uint64_t seed, uint64_t armed_ns,
+					uint64_t now_ns, uint64_t *serial)
+{
 	__atomic_add_fetch(&st->matched, 1, __ATOMIC_RELAXED);
 	if (!chaos_window_open(r, armed_ns, now_ns))
 		return CHAOS_PASS;
@@ -133,5 +140,7 @@ enum chaos_verdict chaos_trigger(const struct chaos_rule *r, struct chaos_rule_s
 			return CHAOS_PASS;
 	} while (!__atomic_compare_exchange_n(&st->injected, &cur, cur + 1, true, __ATOMIC_RELAXED,
 					      __ATOMIC_RELAXED));
+	if (serial)
+		*serial = cur + 1;
 	return CHAOS_FIRE;
 }

@@ -172,6 +172,11 @@ enum chaos_verdict {
  * of a rule fires or not as a pure function of (seed, rule_id, n), whatever the threads do. */
 enum chaos_verdict chaos_trigger(const struct chaos_rule *r, struct chaos_rule_state *st,
 				 uint32_t rule_id, uint64_t seed, uint64_t armed_ns, uint64_t now_ns);
+/* The same, and when it fires, *serial = which injection of the rule this is (1, 2, ...), each
+ * number given to one call only, whatever the threads do. */
+enum chaos_verdict chaos_trigger_serial(const struct chaos_rule *r, struct chaos_rule_state *st,
+					uint32_t rule_id, uint64_t seed, uint64_t armed_ns,
+					uint64_t now_ns, uint64_t *serial);
 
 /* Is the rule's time window (start=, for=, flap=) open at now_ns? */
 bool chaos_window_open(const struct chaos_rule *r, uint64_t armed_ns, uint64_t now_ns);

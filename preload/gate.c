@@ -242,9 +242,11 @@ static void decide(struct gate *g, uint64_t now)
 			g->serial[k] = g->serial[same];
 			continue;
 		}
-		bool fire = rule_fires(p, now);
+		/* (the injection's own number: two connections decided at once get two) */
+		uint64_t serial = 0;
+		bool fire = rule_fires_serial(p, now, &serial);
 		g->fired[k] = fire ? DECIDE_YES : DECIDE_NO;
-		g->serial[k] = __atomic_load_n(&p->st->injected, __ATOMIC_RELAXED);
+		g->serial[k] = serial;
 		for (int j = k + 1; j < GK__N; j++)
 			if (g->rule[j] && g->rule_id[j] == p->id && g->fired[j] == DECIDE_NOT) {
 				g->fired[j] = g->fired[k];

@@ -119,10 +119,16 @@ static inline struct ruleset *rules_get(void)
 	for (chaos_index_name((set)->ix, (set)->n, (name), (it)); chaos_index_next((it), &(i));)
 
 /* Does rule p fire now (its triggers), with chaos-exec still there to take it off? */
+static inline bool rule_fires_serial(const struct prule *p, uint64_t now, uint64_t *serial)
+{
+	return chaos_trigger_serial(&p->r, p->st, p->id, chaos_seed, p->armed_ns, now, serial) ==
+		       CHAOS_FIRE &&
+	       !(chaos_shm && ctl_exec_gone());
+}
+
 static inline bool rule_fires(const struct prule *p, uint64_t now)
 {
-	return chaos_trigger(&p->r, p->st, p->id, chaos_seed, p->armed_ns, now) == CHAOS_FIRE &&
-	       !(chaos_shm && ctl_exec_gone());
+	return rule_fires_serial(p, now, NULL);
 }
 
 /* Calls `call` would be matched on for this rule and destination protocol. */
