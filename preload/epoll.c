@@ -15,9 +15,41 @@
  * makes the kernel look at the socket again and report it if it is ready, as it would have.
  * The wait never sleeps past the next moment a held registration of its set changes, nor past
  * the caller's time-out.
+ *
+ * Tracking costs (a lock, a lookup) on every epoll_ctl, so there is none while no fault in time
+ * can apply (chaos_waits_armed == 0: no timed rule, no gate): epoll_ctl is then the real call.
+ * Once waits are armed, tracking is on for good (ep_on), and an epset is filled in from the
+ * kernel's own list of the epoll fd's registrations (/proc/self/fdinfo/EPFD: tfd, events, data,
+ * ino) the first time a hook meets the set (a wait, an epoll_ctl), under its lock; from then on
+ * every epoll_ctl on it goes through the set.  So registrations made before a timed rule was
+ * added live (chaos-ctl add) are known when it arrives, and the kernel's list also says what
+ * this process never saw (made before we loaded, by a fork parent sharing the epoll, removed
+ * by a close).  The races:
+ *   - an untracked epoll_ctl still under way when tracking goes on: each is counted in flight
+ *     (bypassing[], per thread shard) around the real call, and reads ep_on after counting
+ *     itself; a set is filled in only after ep_on is set and every count has been seen at 0
+ *     (Dekker: either the call sees ep_on and is tracked, or the filling waits for it to end);
+ *   - a signal handler on a thread counted in flight: it never waits on itself (in_bypass), the
+ *     set stays unfilled and its hooks pass through until the next meeting;
+ *   - a hook that cannot take the set's lock (a handler interrupting the thread that holds it)
+ *     makes the real call and marks the set stale: the next holder of the lock fills it in again
+ *     (keeping what it knew of registrations that carry our tag: only we wrote those);
+ *   - a registration listed for an fd number that now names another file (closed, or reused
+ *     while the old file lives on in a dup) is left out: its ino is not the fd's;
+ *   - a one-shot registration the kernel disarmed is listed without events: known as fired,
+ *     and left untagged until the program arms it again (a modification would re-arm it);
+ *   - a registration carrying a tag we do not know the program's data for (a set of another
+ *     process, across exec) is left out.
+ * When the timed rules go away again, tracking stays on: tags live only on gated sockets, and
+ * the sets stay exact, so a timed rule added later finds them right (the cost is back to the
+ * per-call bookkeeping, in processes that had faults in time only).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -46,6 +78,8 @@ struct epset {
 	uint32_t cap, count;  /* open addressing on fd; cap is a power of two */
 	uint32_t ntagged, nheld;
 	uint32_t gen;         /* ruleset generation looked at for rules added live */
+	int synced;           /* regs is the kernel's list (filled in, tracked since); atomic */
+	int stale;            /* a call went by without the lock: fill in again; atomic */
 	struct epreg *regs;
 	struct epset *next;
 };
@@ -210,6 +244,8 @@ void epoll_fd_closed(struct epset *s)
 	for (uint32_t i = 0; i < s->cap; i++)
 		s->regs[i].fd = -1;
 	s->count = s->ntagged = s->nheld = 0;
+	__atomic_store_n(&s->synced, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->stale, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->epfd, -1, __ATOMIC_RELEASE);
 	chaos_unlock(&s->lock);
 }
@@ -232,36 +268,6 @@ static int kernel_mod(struct epset *s, struct epreg *r, uint32_t events, bool ta
 	return rc;
 }
 
-/* The gate of fd has something pending that no event will announce (a deadline): its
- * registrations are looked at on each wait. */
-void epoll_gate_changed(int fd)
-{
-	for (struct epset *s = __atomic_load_n(&all_sets, __ATOMIC_ACQUIRE); s; s = s->next) {
-		if (__atomic_load_n(&s->epfd, __ATOMIC_ACQUIRE) < 0 || !chaos_lock(&s->lock))
-			continue;
-		struct epreg *r = s->epfd >= 0 ? reg_find(s, fd) : NULL;
-		if (r && r->tagged && !r->held) {
-			r->held = 1;
-			s->nheld++;
-		}
-		chaos_unlock(&s->lock);
-	}
-}
-
-void epoll_gate_attached(int fd)
-{
-	for (struct epset *s = __atomic_load_n(&all_sets, __ATOMIC_ACQUIRE); s; s = s->next) {
-		if (__atomic_load_n(&s->epfd, __ATOMIC_ACQUIRE) < 0 || !chaos_lock(&s->lock))
-			continue;
-		struct epreg *r = s->epfd >= 0 ? reg_find(s, fd) : NULL;
-		if (r && !r->tagged && kernel_mod(s, r, r->app_events, true) < 0)
-			reg_remove(s, r); /* not registered there any more */
-		chaos_unlock(&s->lock);
-	}
-}
-
-/* ---- epoll_ctl ------------------------------------------------------------------------------ */
-
 /* Is fd an outgoing TCP socket, whose registrations we track? */
 static bool trackable(int fd)
 {
@@ -276,42 +282,388 @@ static bool trackable(int fd)
 	return e->kind == FD_INET && e->proto == CHAOS_PROTO_TCP;
 }
 
+/* ---- tracking on, and a set filled in from the kernel's list ------------------------------- */
+
+static int ep_on;      /* tracking is on (for good) */
+static int ep_drained; /* ...and no untracked epoll_ctl can be under way any more */
+
+#define SHARDS 64
+/* untracked epoll_ctl calls under way, by thread shard (a cache line each) */
+static struct {
+	int n;
+	char pad[60];
+} bypassing[SHARDS] __attribute__((aligned(64)));
+/* this thread is in an untracked epoll_ctl (a signal handler must not wait for it) */
+static __thread int in_bypass __attribute__((tls_model("initial-exec")));
+
+static inline unsigned my_shard(void)
+{
+	return (unsigned)(((uint64_t)(uintptr_t)&in_bypass * 0x9E3779B97F4A7C15ULL) >> 58);
+}
+
+static void tracking_on(void)
+{
+	if (!__atomic_load_n(&ep_on, __ATOMIC_RELAXED))
+		__atomic_store_n(&ep_on, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The real epoll_ctl, untracked; -2 (nothing done) if tracking went on meanwhile. */
+static inline __attribute__((always_inline)) int bypass_ctl(int epfd, int op, int fd,
+							    struct epoll_event *ev)
+{
+	int *n = &bypassing[my_shard()].n;
+	in_bypass++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__atomic_add_fetch(n, 1, __ATOMIC_SEQ_CST);
+	int rc = -2;
+	if (likely(!__atomic_load_n(&ep_on, __ATOMIC_SEQ_CST)))
+		rc = real_epoll_ctl(epfd, op, fd, ev);
+	__atomic_sub_fetch(n, 1, __ATOMIC_RELEASE);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	in_bypass--;
+	return rc;
+}
+
+/* Tracking is on: wait until no untracked epoll_ctl is under way (they are one system call
+ * each; a thread stopped inside one holds us up to ~100 ms, then the caller tries again later). */
+static bool drained(void)
+{
+	if (__atomic_load_n(&ep_drained, __ATOMIC_ACQUIRE))
+		return true;
+	if (in_bypass)
+		return false; /* a signal handler on a thread inside one: never wait for ourselves */
+	uint64_t until = 0;
+	for (unsigned i = 0; i < SHARDS; i++) {
+		while (__atomic_load_n(&bypassing[i].n, __ATOMIC_SEQ_CST) > 0) {
+			uint64_t now = chaos_now_ns();
+			if (!until)
+				until = now + 100 * NSEC_PER_MSEC;
+			else if (now > until)
+				return false;
+			sched_yield();
+		}
+	}
+	__atomic_store_n(&ep_drained, 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* After fork: only this thread is left; the counts of the others are gone with them. */
+__attribute__((constructor)) static void epoll_fork_setup(void);
+static void epoll_after_fork(void)
+{
+	for (unsigned i = 0; i < SHARDS; i++)
+		__atomic_store_n(&bypassing[i].n, 0, __ATOMIC_RELAXED);
+	if (in_bypass) /* (a fork from a handler that interrupted one) */
+		__atomic_store_n(&bypassing[my_shard()].n, in_bypass, __ATOMIC_RELAXED);
+}
+static void epoll_fork_setup(void)
+{
+	pthread_atfork(NULL, NULL, epoll_after_fork);
+}
+
+struct kreg {
+	int fd;
+	uint32_t events;
+	uint64_t data, ino;
+};
+
+static bool hex_field(const char *line, const char *key, uint64_t *v)
+{
+	const char *p = strstr(line, key);
+	if (!p)
+		return false;
+	p += strlen(key);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(p, &end, 16);
+	if (end == p || errno || (*end && *end != ' ' && *end != '\t' && *end != '\n'))
+		return false;
+	*v = x;
+	return true;
+}
+
+/* The kernel's list of epfd's registrations (malloc'd, *n of them): 0, -ENOENT (no /proc, or
+ * not one we can read), or another -errno (try again later). */
+static int kernel_list(int epfd, struct kreg **out, size_t *n)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", epfd);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == EACCES || errno == EPERM ? -ENOENT : -errno;
+	size_t cap = 8192, len = 0;
+	char *buf = malloc(cap);
+	int err = buf ? 0 : -ENOMEM;
+	while (!err) {
+		if (len + 4096 + 1 > cap) {
+			char *more = realloc(buf, cap * 2);
+			if (!more) {
+				err = -ENOMEM;
+				break;
+			}
+			buf = more;
+			cap *= 2;
+		}
+		ssize_t r = real_read(fd, buf + len, cap - len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			err = -errno;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	real_close(fd);
+	struct kreg *list = NULL;
+	size_t count = 0, lcap = 0;
+	if (!err) {
+		buf[len] = '\0';
+		for (char *line = buf; !err && line && *line;) {
+			char *nl = strchr(line, '\n');
+			if (nl)
+				*nl = '\0';
+			if (!strncmp(line, "tfd:", 4)) {
+				uint64_t events, data, ino;
+				char *end;
+				errno = 0;
+				long tfd = strtol(line + 4, &end, 10);
+				if (end == line + 4 || errno || tfd < 0 || tfd > 0x7fffffff ||
+				    !hex_field(line, "events:", &events) || events > 0xffffffffu ||
+				    !hex_field(line, "data:", &data) || !hex_field(line, " ino:", &ino)) {
+					err = -ENOENT; /* a format we do not know: trust none of it */
+					break;
+				}
+				if (count == lcap) {
+					lcap = lcap ? lcap * 2 : 64;
+					struct kreg *more = realloc(list, lcap * sizeof(*list));
+					if (!more) {
+						err = -ENOMEM;
+						break;
+					}
+					list = more;
+				}
+				list[count++] = (struct kreg){ (int)tfd, (uint32_t)events, data, ino };
+			}
+			line = nl ? nl + 1 : NULL;
+		}
+	}
+	free(buf);
+	if (err) {
+		free(list);
+		return err;
+	}
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+#define EP_PRIVATE (EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE)
+
+/* Fill s in from the kernel's list.  Lock held. */
+static bool fill_in(struct epset *s)
+{
+	static int warned;
+	if (!drained())
+		return false;
+	int saved = errno;
+	struct kreg *list = NULL;
+	size_t n = 0;
+	int rc = kernel_list(s->epfd, &list, &n);
+	if (rc < 0 && rc != -ENOENT) {
+		errno = saved;
+		return false;
+	}
+	if (rc < 0) {
+		/* (no /proc: what we know, tracked from now on; registrations made before are
+		 * unknown, and so never tagged, as if their sockets had no gate) */
+		if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+			chaos_warn("cannot read /proc/self/fdinfo/%d: sockets registered in an epoll "
+				   "set before a fault in time was added are not held back in it",
+				   s->epfd);
+		s->gen = 0;
+		__atomic_store_n(&s->synced, 1, __ATOMIC_RELEASE);
+		errno = saved;
+		return true;
+	}
+	/* what we knew stays for registrations carrying our tag (only we put it there) */
+	struct epset old = *s;
+	s->regs = NULL;
+	s->cap = s->count = s->ntagged = s->nheld = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct kreg *k = &list[i];
+		struct stat st;
+		if (k->events & EPOLLEXCLUSIVE)
+			continue; /* (never modified, never tracked) */
+		if (fstat(k->fd, &st) < 0 || !S_ISSOCK(st.st_mode) || (uint64_t)st.st_ino != k->ino)
+			continue; /* the number names another file now */
+		struct fd_entry *e = fd_lookup(k->fd);
+		if (e && __atomic_load_n(&e->ep, __ATOMIC_ACQUIRE))
+			continue; /* an epoll fd */
+		if (is_tag(k->data)) {
+			struct epreg *o = reg_find(&old, k->fd);
+			if (!o || !o->tagged || (uint32_t)k->data != (uint32_t)k->fd)
+				continue; /* a tag whose program data we do not know */
+			struct epreg *r = reg_insert(s, k->fd);
+			if (!r)
+				continue;
+			*r = *o;
+			r->kern_events = k->events;
+			s->ntagged++;
+			if (r->held)
+				s->nheld++;
+			continue;
+		}
+		if (!trackable(k->fd))
+			continue;
+		struct epreg *r = reg_insert(s, k->fd);
+		if (!r)
+			continue;
+		r->app_events = r->kern_events = k->events;
+		r->app_data = k->data;
+		/* a one-shot registration the kernel disarmed as it reported */
+		r->fired = (k->events & EPOLLONESHOT) && !(k->events & ~EP_PRIVATE);
+		if (!r->fired && gate_get(k->fd)) {
+			if (kernel_mod(s, r, r->app_events, true) < 0) {
+				reg_remove(s, r);
+				continue;
+			}
+			r->held = 1; /* whatever its gate has pending is looked at by the waits */
+			s->nheld++;
+		}
+	}
+	free(old.regs);
+	free(list);
+	s->gen = 0; /* rules added live: the next wait looks at its sockets */
+	__atomic_store_n(&s->synced, 1, __ATOMIC_RELEASE);
+	errno = saved;
+	return true;
+}
+
+/* May the set's registrations be used (filling it in if need be)?  Lock held. */
+static bool usable(struct epset *s)
+{
+	if (unlikely(__atomic_load_n(&s->stale, __ATOMIC_ACQUIRE))) {
+		__atomic_store_n(&s->stale, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->synced, 0, __ATOMIC_RELAXED);
+	}
+	return __atomic_load_n(&s->synced, __ATOMIC_RELAXED) || fill_in(s);
+}
+
+/* A call on the set went by without its lock. */
+static void mark_stale(struct epset *s)
+{
+	__atomic_store_n(&s->stale, 1, __ATOMIC_RELEASE);
+}
+
+/* The gate of fd has something pending that no event will announce (a deadline): its
+ * registrations are looked at on each wait. */
+void epoll_gate_changed(int fd)
+{
+	for (struct epset *s = __atomic_load_n(&all_sets, __ATOMIC_ACQUIRE); s; s = s->next) {
+		if (__atomic_load_n(&s->epfd, __ATOMIC_ACQUIRE) < 0)
+			continue;
+		if (!chaos_lock(&s->lock)) {
+			mark_stale(s); /* (filling in again marks every tagged one held) */
+			continue;
+		}
+		/* (a set not filled in yet is, and then holds what is tagged) */
+		struct epreg *r = s->epfd >= 0 && __atomic_load_n(&s->synced, __ATOMIC_RELAXED) &&
+						  !__atomic_load_n(&s->stale, __ATOMIC_RELAXED)
+					  ? reg_find(s, fd)
+					  : NULL;
+		if (r && r->tagged && !r->held) {
+			r->held = 1;
+			s->nheld++;
+		}
+		chaos_unlock(&s->lock);
+	}
+}
+
+void epoll_gate_attached(int fd)
+{
+	for (struct epset *s = __atomic_load_n(&all_sets, __ATOMIC_ACQUIRE); s; s = s->next) {
+		if (__atomic_load_n(&s->epfd, __ATOMIC_ACQUIRE) < 0)
+			continue;
+		if (!chaos_lock(&s->lock)) {
+			mark_stale(s); /* (filling in again tags the gated ones) */
+			continue;
+		}
+		/* a set not filled in yet gets the tag when it is; a one-shot registration that
+		 * fired gets it when the program arms it again (a modification would re-arm it) */
+		struct epreg *r = s->epfd >= 0 && __atomic_load_n(&s->synced, __ATOMIC_RELAXED) &&
+						  !__atomic_load_n(&s->stale, __ATOMIC_RELAXED)
+					  ? reg_find(s, fd)
+					  : NULL;
+		if (r && !r->tagged && !r->fired && kernel_mod(s, r, r->app_events, true) < 0)
+			reg_remove(s, r); /* not registered there any more */
+		chaos_unlock(&s->lock);
+	}
+}
+
+/* ---- epoll_ctl ------------------------------------------------------------------------------ */
+
+static int IO_SLOW tracked_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+
 EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	CHAOS_INIT();
-	if (chaos_busy || (!chaos_shm && !rules_get()->n))
-		return real_epoll_ctl(epfd, op, fd, ev);
-	if (op == EPOLL_CTL_DEL) {
-		struct epset *s = epset_of(epfd, false);
-		if (s && chaos_lock(&s->lock)) {
-			struct epreg *r = reg_find(s, fd);
-			if (r)
-				reg_remove(s, r);
-			chaos_unlock(&s->lock);
-		}
-		return real_epoll_ctl(epfd, op, fd, ev);
+	if (likely(!__atomic_load_n(&ep_on, __ATOMIC_RELAXED)) &&
+	    likely(!__atomic_load_n(&chaos_waits_armed, __ATOMIC_RELAXED))) {
+		int rc = bypass_ctl(epfd, op, fd, ev);
+		if (likely(rc != -2))
+			return rc;
 	}
-	if ((op != EPOLL_CTL_ADD && op != EPOLL_CTL_MOD) || !ev || (ev->events & EPOLLEXCLUSIVE) ||
-	    !trackable(fd)) {
-		struct epset *s = epset_of(epfd, false);
-		if (s && op == EPOLL_CTL_ADD && chaos_lock(&s->lock)) {
-			struct epreg *r = reg_find(s, fd); /* an fd number used before */
-			if (r)
-				reg_remove(s, r);
-			chaos_unlock(&s->lock);
-		}
+	return tracked_ctl(epfd, op, fd, ev);
+}
+
+/* epoll_ctl while tracking is (or goes) on */
+static int tracked_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	if (unlikely(chaos_busy))
 		return real_epoll_ctl(epfd, op, fd, ev);
-	}
+	tracking_on();
+	bool track = (op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) && ev &&
+		     !(ev->events & EPOLLEXCLUSIVE) && trackable(fd);
 	struct epset *s = epset_of(epfd, true);
-	if (!s || !chaos_lock(&s->lock))
+	if (!s)
 		return real_epoll_ctl(epfd, op, fd, ev);
+	if (!chaos_lock(&s->lock)) {
+		int rc = real_epoll_ctl(epfd, op, fd, ev);
+		mark_stale(s);
+		return rc;
+	}
+	if (!usable(s)) {
+		/* (the kernel's list, read when the set is filled in, will have it) */
+		int rc = real_epoll_ctl(epfd, op, fd, ev);
+		int saved = errno;
+		chaos_unlock(&s->lock);
+		errno = saved;
+		return rc;
+	}
+	if (!track) {
+		/* DEL, or an fd number used before for a socket we tracked */
+		struct epreg *r = op == EPOLL_CTL_DEL || op == EPOLL_CTL_ADD ? reg_find(s, fd) : NULL;
+		if (r)
+			reg_remove(s, r);
+		int rc = real_epoll_ctl(epfd, op, fd, ev);
+		int saved = errno;
+		chaos_unlock(&s->lock);
+		errno = saved;
+		return rc;
+	}
 	struct epreg *r = reg_find(s, fd);
 	bool fresh = !r;
 	if (!r)
 		r = reg_insert(s, fd);
 	if (!r) {
+		int rc = real_epoll_ctl(epfd, op, fd, ev);
+		int saved = errno;
+		mark_stale(s); /* (out of memory: try the kernel's list next time) */
 		chaos_unlock(&s->lock);
-		return real_epoll_ctl(epfd, op, fd, ev);
+		errno = saved;
+		return rc;
 	}
 	bool tagged = gate_get(fd) != NULL;
 	struct epoll_event kev = *ev;
@@ -412,10 +764,17 @@ static uint64_t look_held(struct epset *s, uint64_t now)
 static int judge(struct epset *s, struct epoll_event *out, int n, uint64_t now)
 {
 	int k = 0;
-	if (!chaos_lock(&s->lock)) {
+	bool locked = chaos_lock(&s->lock);
+	if (!locked || !usable(s)) {
+		/* (what carries our tag cannot be translated: dropped; a level-triggered one is
+		 * reported again, the wait after next) */
 		for (int i = 0; i < n; i++)
 			if (!is_tag(out[i].data.u64))
 				out[k++] = out[i];
+		if (locked)
+			chaos_unlock(&s->lock);
+		else
+			mark_stale(s);
 		return k;
 	}
 	for (int i = 0; i < n; i++) {
@@ -466,6 +825,10 @@ static void rescan(struct epset *s, const struct ruleset *set)
 	uint32_t n = 0;
 	if (!chaos_lock(&s->lock))
 		return;
+	if (!usable(s)) {
+		chaos_unlock(&s->lock);
+		return;
+	}
 	s->gen = set->gen;
 	for (uint32_t i = 0; i < s->cap && n < 256; i++)
 		if (s->regs[i].fd >= 0 && !s->regs[i].tagged)
@@ -499,9 +862,22 @@ static int kernel_wait(int epfd, struct epoll_event *out, int max, uint64_t t,
 static int gated_wait(int epfd, struct epoll_event *out, int max, uint64_t timeout,
 		      const sigset_t *sigmask)
 {
-	struct epset *s = epset_of(epfd, false);
-	if (!s || max <= 0 || !out)
+	if (max <= 0 || !out)
 		return -2;
+	tracking_on();
+	struct epset *s = epset_of(epfd, true);
+	if (!s)
+		return -2;
+	if (unlikely(!__atomic_load_n(&s->synced, __ATOMIC_ACQUIRE) ||
+		     __atomic_load_n(&s->stale, __ATOMIC_ACQUIRE))) {
+		/* met for the first time since waits were armed: filled in from the kernel */
+		if (!chaos_lock(&s->lock))
+			return -2;
+		bool ok = usable(s);
+		chaos_unlock(&s->lock);
+		if (!ok)
+			return -2;
+	}
 	const struct ruleset *set = rules_get();
 	if (set->timed && s->gen != set->gen)
 		rescan(s, set);
@@ -513,7 +889,7 @@ static int gated_wait(int epfd, struct epoll_event *out, int max, uint64_t timeo
 		chaos_refresh();
 		uint64_t now = chaos_now_ns(), next = deadline;
 		if (chaos_lock(&s->lock)) {
-			uint64_t t = look_held(s, now);
+			uint64_t t = usable(s) ? look_held(s, now) : UINT64_MAX;
 			chaos_unlock(&s->lock);
 			if (t < next)
 				next = t;
