@@ -308,8 +308,7 @@ static void tracking_on(void)
 }
 
 /* The real epoll_ctl, untracked; -2 (nothing done) if tracking went on meanwhile. */
-static inline __attribute__((always_inline)) int bypass_ctl(int epfd, int op, int fd,
-							    struct epoll_event *ev)
+static int bypass_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	int *n = &bypassing[my_shard()].n;
 	in_bypass++;
@@ -604,25 +603,46 @@ void epoll_gate_attached(int fd)
 
 /* ---- epoll_ctl ------------------------------------------------------------------------------ */
 
-static int IO_SLOW tracked_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+static int IO_SLOW slow_ctl(int epfd, int op, int fd, struct epoll_event *ev);
 
+/* (the check of CHAOS_INIT inlined, its calls in the slow path: no stack frame to build) */
 EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-	CHAOS_INIT();
-	if (likely(!__atomic_load_n(&ep_on, __ATOMIC_RELAXED)) &&
+	if (likely(__atomic_load_n(&chaos_ready, __ATOMIC_ACQUIRE)) &&
+	    likely(!__atomic_load_n(chaos_ctl_pending, __ATOMIC_RELAXED)) &&
+	    likely(!__atomic_load_n(&ep_on, __ATOMIC_RELAXED)) &&
 	    likely(!__atomic_load_n(&chaos_waits_armed, __ATOMIC_RELAXED))) {
-		int rc = bypass_ctl(epfd, op, fd, ev);
-		if (likely(rc != -2))
+		/* bypass_ctl(), written out so that nothing but the count is live across the call */
+		int *n = &bypassing[my_shard()].n;
+		in_bypass++;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		__atomic_add_fetch(n, 1, __ATOMIC_SEQ_CST);
+		if (likely(!__atomic_load_n(&ep_on, __ATOMIC_SEQ_CST))) {
+			int rc = real_epoll_ctl(epfd, op, fd, ev);
+			__atomic_sub_fetch(n, 1, __ATOMIC_RELEASE);
+			__atomic_signal_fence(__ATOMIC_SEQ_CST);
+			in_bypass--;
 			return rc;
+		}
+		__atomic_sub_fetch(n, 1, __ATOMIC_RELEASE);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		in_bypass--;
 	}
-	return tracked_ctl(epfd, op, fd, ev);
+	return slow_ctl(epfd, op, fd, ev);
 }
 
-/* epoll_ctl while tracking is (or goes) on */
-static int tracked_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+/* epoll_ctl before init, with a rule change pending, or while tracking is (or goes) on */
+static int slow_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
+	CHAOS_INIT();
 	if (unlikely(chaos_busy))
 		return real_epoll_ctl(epfd, op, fd, ev);
+	if (!__atomic_load_n(&ep_on, __ATOMIC_RELAXED) &&
+	    !__atomic_load_n(&chaos_waits_armed, __ATOMIC_RELAXED)) {
+		int rc = bypass_ctl(epfd, op, fd, ev);
+		if (rc != -2)
+			return rc;
+	}
 	tracking_on();
 	bool track = (op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) && ev &&
 		     !(ev->events & EPOLLEXCLUSIVE) && trackable(fd);
