@@ -930,37 +930,96 @@ static bool armed(void)
 	       __atomic_load_n(&chaos_ready, __ATOMIC_ACQUIRE) && !chaos_busy;
 }
 
+/* Does an event the kernel reported carry our tag? */
+static inline bool has_tag(const struct epoll_event *out, int n)
+{
+	if (likely(!__atomic_load_n(&tag_base, __ATOMIC_RELAXED)))
+		return false;
+	for (int i = 0; i < n; i++)
+		if (is_tag(out[i].data.u64))
+			return true;
+	return false;
+}
+
+/* A wait that did not go by the gates (it began before they were armed, or while its set had
+ * no tag) took events carrying our tag: registrations another thread tagged meanwhile.  Judged
+ * as the gated wait does; returns how many are left. */
+static int IO_SLOW untag(int epfd, struct epoll_event *out, int n)
+{
+	CHAOS_INIT();
+	struct epset *s = epset_of(epfd, true);
+	if (s)
+		return judge(s, out, n, chaos_now_ns());
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		if (!is_tag(out[i].data.u64))
+			out[k++] = out[i];
+	return k;
+}
+
+/* The wait while waits are armed, or on after untag() held everything back.  timeout: ns,
+ * UINT64_MAX for none. */
+static int IO_SLOW slow_wait(int epfd, struct epoll_event *out, int max, uint64_t timeout,
+			     const sigset_t *sigmask)
+{
+	CHAOS_INIT();
+	uint64_t deadline = timeout == UINT64_MAX ? UINT64_MAX : chaos_now_ns() + timeout;
+	for (;;) {
+		uint64_t now = chaos_now_ns();
+		uint64_t left = deadline == UINT64_MAX ? UINT64_MAX : deadline > now ? deadline - now : 0;
+		int r = armed() ? gated_wait(epfd, out, max, left, sigmask) : -2;
+		if (r != -2)
+			return r;
+		r = kernel_wait(epfd, out, max, left, sigmask);
+		if (r <= 0 || !has_tag(out, r))
+			return r;
+		r = untag(epfd, out, r);
+		if (r || chaos_now_ns() >= deadline)
+			return r;
+	}
+}
+
+/* (a wait that untag() left with nothing waits on through the gates; its time-out starts
+ * again: it began before the fault arrived) */
 EXPORT int epoll_wait(int epfd, struct epoll_event *out, int max, int timeout)
 {
-	if (likely(!armed()))
-		return real_epoll_wait(epfd, out, max, timeout);
-	CHAOS_INIT();
-	int r = gated_wait(epfd, out, max, timeout < 0 ? UINT64_MAX : (uint64_t)timeout * NSEC_PER_MSEC,
-			   NULL);
-	return r == -2 ? real_epoll_wait(epfd, out, max, timeout) : r;
+	uint64_t t = timeout < 0 ? UINT64_MAX : (uint64_t)timeout * NSEC_PER_MSEC;
+	if (likely(!armed())) {
+		int n = real_epoll_wait(epfd, out, max, timeout);
+		if (likely(n <= 0) || likely(!has_tag(out, n)) || (n = untag(epfd, out, n)) ||
+		    !timeout)
+			return n;
+	}
+	return slow_wait(epfd, out, max, t, NULL);
 }
 
 EXPORT int epoll_pwait(int epfd, struct epoll_event *out, int max, int timeout,
 		       const sigset_t *sigmask)
 {
-	if (likely(!armed()))
-		return real_epoll_pwait(epfd, out, max, timeout, sigmask);
-	CHAOS_INIT();
-	int r = gated_wait(epfd, out, max, timeout < 0 ? UINT64_MAX : (uint64_t)timeout * NSEC_PER_MSEC,
-			   sigmask);
-	return r == -2 ? real_epoll_pwait(epfd, out, max, timeout, sigmask) : r;
+	uint64_t t = timeout < 0 ? UINT64_MAX : (uint64_t)timeout * NSEC_PER_MSEC;
+	if (likely(!armed())) {
+		int n = real_epoll_pwait(epfd, out, max, timeout, sigmask);
+		if (likely(n <= 0) || likely(!has_tag(out, n)) || (n = untag(epfd, out, n)) ||
+		    !timeout)
+			return n;
+	}
+	return slow_wait(epfd, out, max, t, sigmask);
 }
 
 EXPORT int epoll_pwait2(int epfd, struct epoll_event *out, int max, const struct timespec *ts,
 			const sigset_t *sigmask)
 {
-	if (likely(!armed()) || (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0)))
+	if (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= (long)NSEC_PER_SEC))
 		return (int)syscall(SYS_epoll_pwait2, epfd, out, max, ts, sigmask,
 				    sigmask ? _NSIG / 8 : 0);
-	CHAOS_INIT();
-	uint64_t t = ts ? (uint64_t)ts->tv_sec * NSEC_PER_SEC + (uint64_t)ts->tv_nsec : UINT64_MAX;
-	int r = gated_wait(epfd, out, max, t, sigmask);
-	return r == -2 ? (int)syscall(SYS_epoll_pwait2, epfd, out, max, ts, sigmask,
-				      sigmask ? _NSIG / 8 : 0)
-		       : r;
+	uint64_t t = !ts || (uint64_t)ts->tv_sec >= UINT64_MAX / NSEC_PER_SEC - 1
+			     ? UINT64_MAX
+			     : (uint64_t)ts->tv_sec * NSEC_PER_SEC + (uint64_t)ts->tv_nsec;
+	if (likely(!armed())) {
+		int n = (int)syscall(SYS_epoll_pwait2, epfd, out, max, ts, sigmask,
+				     sigmask ? _NSIG / 8 : 0);
+		if (likely(n <= 0) || likely(!has_tag(out, n)) || (n = untag(epfd, out, n)) || !t)
+			return n;
+	}
+	return slow_wait(epfd, out, max, t, sigmask);
 }

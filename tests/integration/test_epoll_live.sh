@@ -181,4 +181,146 @@ set -- $AFTER
 	fail "node, delay added live: [$AFTER] (answer, ms, cpu ms)"
 PASSED=$((PASSED + 1))
 
+# ---- threads changing registrations while a rule comes and goes --------------------------------
+# Two threads add, modify and delete registrations (level, edge, one-shot) of sockets of their
+# own as fast as they can, a third pings, the main one waits; a delay is added live in the middle
+# of it (tracking goes on while epoll_ctl calls are under way) and removed again.  Every event
+# must carry data the program set for that socket (never our tag, never data older than what
+# the program set before its last epoll_wait began), and answers must keep coming.
+cat >"$T/eprace.c" <<'C'
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#define K 16
+static int fds[K], ep;
+static _Atomic uint64_t gen, lo[K], set_gen[K];
+static atomic_int stop;
+static atomic_long ctls;
+static uint64_t data_of(uint64_t g, int i) { return g << 8 | (uint64_t)i; }
+static void *churn(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	while (!atomic_load(&stop)) {
+		int i = (int)(rand_r(&seed) % (K / 2)) * 2 + (int)(uintptr_t)arg;
+		uint32_t kind[3] = { EPOLLIN, EPOLLIN | EPOLLET, EPOLLIN | EPOLLONESHOT };
+		struct epoll_event e = { .events = kind[rand_r(&seed) % 3] };
+		uint64_t g = atomic_fetch_add(&gen, 1) + 1;
+		e.data.u64 = data_of(g, i);
+		uint64_t before = atomic_load(&set_gen[i]);
+		if (rand_r(&seed) % 4 == 0) {
+			epoll_ctl(ep, EPOLL_CTL_DEL, fds[i], NULL);
+			if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e) < 0) { perror("add"); exit(1); }
+		} else if (epoll_ctl(ep, EPOLL_CTL_MOD, fds[i], &e) < 0) {
+			perror("mod");
+			exit(1);
+		}
+		atomic_store(&set_gen[i], g);
+		atomic_store(&lo[i], before); /* data older than this cannot come any more */
+		atomic_fetch_add(&ctls, 1);
+		if (rand_r(&seed) % 64 == 0)
+			usleep(100);
+	}
+	return NULL;
+}
+static void *pinger(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		for (int i = 0; i < K; i++)
+			send(fds[i], "ping\n", 5, MSG_DONTWAIT | MSG_NOSIGNAL);
+		usleep(2000);
+	}
+	return NULL;
+}
+int main(int argc, char **argv)
+{
+	int port = atoi(argv[1]), ms = atoi(argv[2]);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	for (int i = 0; i < K; i++) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (connect(fds[i], (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS) {
+			perror("connect");
+			return 1;
+		}
+		struct epoll_event e = { .events = EPOLLIN, .data.u64 = data_of(0, i) };
+		epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e);
+	}
+	printf("started\n");
+	fflush(stdout);
+	pthread_t t[3];
+	pthread_create(&t[0], NULL, churn, (void *)0);
+	pthread_create(&t[1], NULL, churn, (void *)1);
+	pthread_create(&t[2], NULL, pinger, NULL);
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long events = 0, bytes = 0;
+	char buf[4096];
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > ms)
+			break;
+		uint64_t floor[K];
+		for (int i = 0; i < K; i++)
+			floor[i] = atomic_load(&lo[i]);
+		struct epoll_event out[32];
+		int n = epoll_wait(ep, out, 32, 20);
+		for (int k = 0; k < n; k++) {
+			uint64_t d = out[k].data.u64;
+			int i = (int)(d & 0xff);
+			if ((d >> 63) || i >= K || (d >> 8) > atomic_load(&gen) || (d >> 8) < floor[i]) {
+				printf("bad data %llx (floor %llu)\n", (unsigned long long)d,
+				       (unsigned long long)floor[i & (K - 1)]);
+				return 1;
+			}
+			events++;
+			ssize_t r;
+			while ((r = recv(fds[i], buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+				bytes += r;
+		}
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	printf("ok %ld %ld %ld\n", events, bytes, atomic_load(&ctls));
+	return 0;
+}
+C
+${CC:-cc} -O2 -pthread -o "$T/eprace" "$T/eprace.c" || fail "eprace does not build"
+for round in 1 2 3; do
+	"$CHAOS_EXEC" --log "$T/race.log" -- "$T/eprace" "$P" 1500 >"$T/race.out" 2>&1 &
+	RPID=$!
+	PIDS="$PIDS $RPID"
+	i=0
+	while ! grep -q started "$T/race.out"; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "eprace did not start: $(cat "$T/race.out")"
+		sleep 0.02
+	done
+	sleep 0.$((round * 2))
+	"$BUILD/chaos-ctl" "$RPID" add "$D delay=30ms on=recv" >/dev/null ||
+		fail "eprace round $round: $(cat "$T/race.out")"
+	sleep 0.4
+	"$BUILD/chaos-ctl" "$RPID" remove all >/dev/null ||
+		fail "eprace round $round: $(cat "$T/race.out")"
+	wait $RPID || fail "eprace round $round: $(cat "$T/race.out")"
+	got=$(tail -1 "$T/race.out")
+	set -- $got
+	[ "$1" = ok ] && [ "$2" -gt 100 ] && [ "$3" -gt 1000 ] && [ "$4" -gt 1000 ] ||
+		fail "eprace round $round: [$got] (ok, events, bytes, epoll_ctl calls)"
+	PASSED=$((PASSED + 1))
+done
+grep -q '"result":"delayed' "$T/race.log" || fail "eprace: the delay was never injected"
+PASSED=$((PASSED + 1))
+
 done_ok
