@@ -39,7 +39,11 @@
  *   - a one-shot registration the kernel disarmed is listed without events: known as fired,
  *     and left untagged until the program arms it again (a modification would re-arm it);
  *   - a registration carrying a tag we do not know the program's data for (a set of another
- *     process, across exec) is left out.
+ *     process, across exec) is left out;
+ *   - a wait that did not go by the gates (it began before they were armed, or its set had no
+ *     tag yet) may take an event of a registration another thread tagged meanwhile: every wait
+ *     looks for our tag in what it got (once a tag was ever made) and judges it as a gated wait
+ *     does, so the program never sees our tag.
  * When the timed rules go away again, tracking stays on: tags live only on gated sockets, and
  * the sets stay exact, so a timed rule added later finds them right (the cost is back to the
  * per-call bookkeeping, in processes that had faults in time only).
@@ -487,7 +491,7 @@ static bool fill_in(struct epset *s)
 		return true;
 	}
 	/* what we knew stays for registrations carrying our tag (only we put it there) */
-	struct epset old = *s;
+	struct epset old = { .cap = s->cap, .regs = s->regs };
 	s->regs = NULL;
 	s->cap = s->count = s->ntagged = s->nheld = 0;
 	for (size_t i = 0; i < n; i++) {
