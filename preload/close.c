@@ -145,7 +145,10 @@ static int slow_close(int fd, struct fd_entry *e, const struct prule *p, bool cl
 static bool ours_to_forget(int fd)
 {
 	struct fd_entry *e = fd_lookup(fd);
-	bool known = (e && __atomic_load_n(&e->kind, __ATOMIC_RELAXED) != FD_UNKNOWN) ||
+	/* (a file or a pipe forgotten costs the parent a second look at it, nothing more: only
+	 * our sockets, epoll sets and the log are worth a system call here) */
+	bool known = (e && (__atomic_load_n(&e->kind, __ATOMIC_RELAXED) == FD_INET ||
+			    __atomic_load_n(&e->ep, __ATOMIC_RELAXED))) ||
 		     log_fd_is(fd);
 	return !known || !chaos_in_vfork_child();
 }
