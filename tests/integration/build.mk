@@ -45,7 +45,7 @@ CHECKS += check-integration
 # process's life).  Tests that run curl under chaos-exec stay out: curl (and pgrep) deadlock at
 # start-up in glibc's locale lock with a preloaded ASan runtime, with or without us.
 SAN_INTEGRATION_TESTS := $(addprefix tests/integration/test_,connect.sh io.sh dns.sh triggers.sh ctl.sh record.sh \
-	chaos_exec.sh multiaddr.sh man_examples.sh timed.sh exec_lifecycle.sh)
+	chaos_exec.sh multiaddr.sh man_examples.sh timed.sh exec_lifecycle.sh epoll_live.sh)
 
 .PHONY: check-integration-san
 check-integration-san: $(INTEGRATION_DEPS)
