@@ -78,15 +78,21 @@ struct epreg {
 
 struct epset {
 	uint64_t lock;
-	int epfd;             /* -1 once closed */
+	int epfd;             /* -1 once closed; atomic (read without the lock) */
 	uint32_t cap, count;  /* open addressing on fd; cap is a power of two */
-	uint32_t ntagged, nheld;
-	uint32_t gen;         /* ruleset generation looked at for rules added live */
+	uint32_t ntagged, nheld; /* ntagged: read without the lock (gated_wait); atomic */
+	uint32_t gen;         /* ruleset generation looked at for rules added live; atomic */
 	int synced;           /* regs is the kernel's list (filled in, tracked since); atomic */
 	int stale;            /* a call went by without the lock: fill in again; atomic */
 	struct epreg *regs;
 	struct epset *next;
 };
+
+/* ntagged changes under the lock; gated_wait reads it without */
+static inline void ntagged_add(struct epset *s, uint32_t d)
+{
+	__atomic_store_n(&s->ntagged, s->ntagged + d, __ATOMIC_RELAXED);
+}
 
 static struct epset *all_sets;
 static uint64_t all_lock;
@@ -134,7 +140,7 @@ static struct epreg *reg_find(struct epset *s, int fd)
 static void reg_clear(struct epset *s, struct epreg *r)
 {
 	if (r->tagged)
-		s->ntagged--;
+		ntagged_add(s, (uint32_t)-1);
 	if (r->held)
 		s->nheld--;
 	memset(r, 0, sizeof(*r));
@@ -212,11 +218,11 @@ static struct epset *epset_of(int epfd, bool create)
 		return NULL;
 	struct epset *s = __atomic_load_n(&e->ep, __ATOMIC_ACQUIRE);
 	if (s || !create)
-		return s && s->epfd == epfd ? s : NULL;
+		return s && __atomic_load_n(&s->epfd, __ATOMIC_ACQUIRE) == epfd ? s : NULL;
 	/* a set closed before is reused; else a new one joins the list for good */
 	chaos_lock(&all_lock);
 	for (s = all_sets; s; s = s->next)
-		if (s->epfd == -1)
+		if (__atomic_load_n(&s->epfd, __ATOMIC_RELAXED) == -1)
 			break;
 	if (!s) {
 		s = calloc(1, sizeof(*s));
@@ -227,13 +233,13 @@ static struct epset *epset_of(int epfd, bool create)
 		s->next = all_sets;
 		__atomic_store_n(&all_sets, s, __ATOMIC_RELEASE);
 	}
-	s->gen = rules_get()->gen;
+	__atomic_store_n(&s->gen, rules_get()->gen, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->epfd, epfd, __ATOMIC_RELEASE);
 	chaos_unlock(&all_lock);
 	struct epset *expected = NULL;
 	if (!__atomic_compare_exchange_n(&e->ep, &expected, s, false, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE)) {
-		s->epfd = -1;
+		__atomic_store_n(&s->epfd, -1, __ATOMIC_RELEASE); /* (back to the list) */
 		return expected;
 	}
 	return s;
@@ -247,7 +253,8 @@ void epoll_fd_closed(struct epset *s)
 		return;
 	for (uint32_t i = 0; i < s->cap; i++)
 		s->regs[i].fd = -1;
-	s->count = s->ntagged = s->nheld = 0;
+	s->count = s->nheld = 0;
+	__atomic_store_n(&s->ntagged, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->synced, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->stale, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->epfd, -1, __ATOMIC_RELEASE);
@@ -259,14 +266,15 @@ static int kernel_mod(struct epset *s, struct epreg *r, uint32_t events, bool ta
 	struct epoll_event ev = { .events = events };
 	ev.data.u64 = tagged ? tag_of(r->fd) : r->app_data;
 	int saved = errno;
-	int rc = real_epoll_ctl(s->epfd, EPOLL_CTL_MOD, r->fd, &ev);
+	int epfd = __atomic_load_n(&s->epfd, __ATOMIC_RELAXED);
+	int rc = real_epoll_ctl(epfd, EPOLL_CTL_MOD, r->fd, &ev);
 	errno = saved;
 	if (rc == 0) {
 		r->kern_events = events;
 		if (tagged && !r->tagged)
-			s->ntagged++;
+			ntagged_add(s, 1);
 		else if (!tagged && r->tagged)
-			s->ntagged--;
+			ntagged_add(s, (uint32_t)-1);
 		r->tagged = tagged;
 	}
 	return rc;
@@ -473,7 +481,7 @@ static bool fill_in(struct epset *s)
 	int saved = errno;
 	struct kreg *list = NULL;
 	size_t n = 0;
-	int rc = kernel_list(s->epfd, &list, &n);
+	int rc = kernel_list(__atomic_load_n(&s->epfd, __ATOMIC_RELAXED), &list, &n);
 	if (rc < 0 && rc != -ENOENT) {
 		errno = saved;
 		return false;
@@ -484,8 +492,8 @@ static bool fill_in(struct epset *s)
 		if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
 			chaos_warn("cannot read /proc/self/fdinfo/%d: sockets registered in an epoll "
 				   "set before a fault in time was added are not held back in it",
-				   s->epfd);
-		s->gen = 0;
+				   __atomic_load_n(&s->epfd, __ATOMIC_RELAXED));
+		__atomic_store_n(&s->gen, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->synced, 1, __ATOMIC_RELEASE);
 		errno = saved;
 		return true;
@@ -493,7 +501,8 @@ static bool fill_in(struct epset *s)
 	/* what we knew stays for registrations carrying our tag (only we put it there) */
 	struct epset old = { .cap = s->cap, .regs = s->regs };
 	s->regs = NULL;
-	s->cap = s->count = s->ntagged = s->nheld = 0;
+	s->cap = s->count = s->nheld = 0;
+	__atomic_store_n(&s->ntagged, 0, __ATOMIC_RELAXED);
 	for (size_t i = 0; i < n; i++) {
 		struct kreg *k = &list[i];
 		struct stat st;
@@ -513,7 +522,7 @@ static bool fill_in(struct epset *s)
 				continue;
 			*r = *o;
 			r->kern_events = k->events;
-			s->ntagged++;
+			ntagged_add(s, 1);
 			if (r->held)
 				s->nheld++;
 			continue;
@@ -538,7 +547,7 @@ static bool fill_in(struct epset *s)
 	}
 	free(old.regs);
 	free(list);
-	s->gen = 0; /* rules added live: the next wait looks at its sockets */
+	__atomic_store_n(&s->gen, 0, __ATOMIC_RELAXED); /* rules added live: the next wait looks */
 	__atomic_store_n(&s->synced, 1, __ATOMIC_RELEASE);
 	errno = saved;
 	return true;
@@ -572,7 +581,8 @@ void epoll_gate_changed(int fd)
 			continue;
 		}
 		/* (a set not filled in yet is, and then holds what is tagged) */
-		struct epreg *r = s->epfd >= 0 && __atomic_load_n(&s->synced, __ATOMIC_RELAXED) &&
+		struct epreg *r = __atomic_load_n(&s->epfd, __ATOMIC_RELAXED) >= 0 &&
+					  __atomic_load_n(&s->synced, __ATOMIC_RELAXED) &&
 						  !__atomic_load_n(&s->stale, __ATOMIC_RELAXED)
 					  ? reg_find(s, fd)
 					  : NULL;
@@ -595,7 +605,8 @@ void epoll_gate_attached(int fd)
 		}
 		/* a set not filled in yet gets the tag when it is; a one-shot registration that
 		 * fired gets it when the program arms it again (a modification would re-arm it) */
-		struct epreg *r = s->epfd >= 0 && __atomic_load_n(&s->synced, __ATOMIC_RELAXED) &&
+		struct epreg *r = __atomic_load_n(&s->epfd, __ATOMIC_RELAXED) >= 0 &&
+					  __atomic_load_n(&s->synced, __ATOMIC_RELAXED) &&
 						  !__atomic_load_n(&s->stale, __ATOMIC_RELAXED)
 					  ? reg_find(s, fd)
 					  : NULL;
@@ -705,7 +716,7 @@ static int slow_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 				s->nheld--;
 			}
 			if (r->tagged != tagged)
-				s->ntagged += tagged ? 1 : (uint32_t)-1;
+				ntagged_add(s, tagged ? 1 : (uint32_t)-1);
 			r->tagged = tagged;
 			r->app_events = ev->events;
 			r->app_data = ev->data.u64;
@@ -853,7 +864,7 @@ static void rescan(struct epset *s, const struct ruleset *set)
 		chaos_unlock(&s->lock);
 		return;
 	}
-	s->gen = set->gen;
+	__atomic_store_n(&s->gen, set->gen, __ATOMIC_RELAXED);
 	for (uint32_t i = 0; i < s->cap && n < 256; i++)
 		if (s->regs[i].fd >= 0 && !s->regs[i].tagged)
 			fds[n++] = s->regs[i].fd;
@@ -903,7 +914,7 @@ static int gated_wait(int epfd, struct epoll_event *out, int max, uint64_t timeo
 			return -2;
 	}
 	const struct ruleset *set = rules_get();
-	if (set->timed && s->gen != set->gen)
+	if (set->timed && __atomic_load_n(&s->gen, __ATOMIC_RELAXED) != set->gen)
 		rescan(s, set);
 	if (!__atomic_load_n(&s->ntagged, __ATOMIC_RELAXED))
 		return -2;
