@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -60,17 +61,25 @@ struct gate *gate_get(int fd)
 	return g && __atomic_load_n(&g->used, __ATOMIC_ACQUIRE) ? g : NULL;
 }
 
+static bool lock_word(uint64_t *w);
+
+/* Under the gate's own lock: two threads meeting the same new connection at once (a wait and
+ * a send) attach one gate, and the second never wipes the one the first is already using. */
 struct gate *gate_attach(int fd, struct fd_entry *e)
 {
 	struct gate *g = gate_slot(fd, true);
-	if (!g)
-		return NULL;
-	if (__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & FDF_GATED)
+	if (!g || !lock_word(&g->lock))
+		return NULL; /* (a signal handler on the thread attaching it: no gate this call) */
+	if ((__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & FDF_GATED) &&
+	    __atomic_load_n(&g->used, __ATOMIC_ACQUIRE)) {
+		gate_unlock(g);
 		return g;
-	memset(g, 0, sizeof(*g));
+	}
+	memset((char *)g + offsetof(struct gate, used), 0, sizeof(*g) - offsetof(struct gate, used));
 	fd_still_same(fd, e); /* records the socket's inode (gate_valid) */
 	__atomic_store_n(&g->used, 1, __ATOMIC_RELEASE);
 	uint16_t old = __atomic_fetch_or(&e->flags, FDF_GATED, __ATOMIC_ACQ_REL);
+	gate_unlock(g);
 	if (!(old & FDF_GATED)) {
 		__atomic_add_fetch(&chaos_gated_fds, 1, __ATOMIC_RELAXED);
 		io_armed_update();
