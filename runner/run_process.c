@@ -193,6 +193,7 @@ void run_process(const cJSON *prov, unsigned gen, struct run_result *res)
 	int out[2] = {-1, -1}, errp[2] = {-1, -1};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
+	double started = run_now();
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
 	pid_t pid = -1;
@@ -216,6 +217,9 @@ void run_process(const cJSON *prov, unsigned gen, struct run_result *res)
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
 					       POSIX_SPAWN_SETSIGMASK);
+	/* the time-out counts from the spawn: a process that ended while chaos-run was not
+	 * scheduled, past its time, is not taken as having made it */
+	started = run_now();
 	rc = posix_spawn(&pid, exe, &fa, &attr, a.v, environ);
 	if (rc == 0)
 		run_reaper_watch(pid); /* its group goes if chaos-run is killed */
@@ -241,7 +245,7 @@ spawn_failed:
 
 	struct sink so = {0}, se = {0};
 	int fds[2] = {out[0], errp[0]};
-	double deadline = timeout >= 0 ? run_now() + timeout : -1;
+	double deadline = timeout >= 0 ? started + timeout : -1;
 	bool killed = false, interrupted = false, oom = false;
 	while (fds[0] >= 0 || fds[1] >= 0) {
 		if (run_signal_count() != gen) {
