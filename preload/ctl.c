@@ -116,6 +116,10 @@ static void apply(void)
 		seq_read_list(s, ids, &n, &paused);
 		rules_publish_ids(ids, n, paused);
 		free(ids);
+		/* chaos-exec seen gone by another thread while this list was read: its empty set
+		 * must be the last word, not this one */
+		if (__atomic_load_n(&exec_gone, __ATOMIC_ACQUIRE))
+			rules_publish_ids(NULL, 0, true);
 		__atomic_add_fetch(&s->applied, 1, __ATOMIC_RELEASE);
 	}
 	chaos_busy--;
