@@ -141,6 +141,7 @@ static enum io_verdict io_decide(int fd, enum chaos_call call, const char *fn,
 
 	struct chaos_index_iter it;
 	size_t i;
+	bool checked = false;
 	RULES_FOR_DEST(set, &d, &it, i) {
 		const struct prule *p = &set->rules[i];
 		if (p->r.action != CHAOS_ACT_REFUSE && p->r.action != CHAOS_ACT_ERROR &&
@@ -155,18 +156,22 @@ static enum io_verdict io_decide(int fd, enum chaos_call call, const char *fn,
 				*len = (size_t)room;
 			continue;
 		}
-		if (!now) {
-			/* before a trigger spends anything (count=, skip=, p=): is the fd still
-			 * this peer's socket, or was it closed behind our back (a raw close
-			 * syscall, as libuv makes) and its number reused? */
+		/* before a trigger can spend anything (count=, skip=, p=): is the fd still this
+		 * peer's socket, or was it closed behind our back (a raw close syscall, as libuv
+		 * makes) and its number reused?  A system call, made once, and not for a rule
+		 * whose count is used up (it only counts the match) */
+		if (!checked && !((p->r.set & CHAOS_SET_COUNT) &&
+				  __atomic_load_n(&p->st->injected, __ATOMIC_RELAXED) >= p->r.count)) {
 			if (!fd_still_same(fd, e)) {
 				fd_forget(fd);
 				fd_classify(fd, e);
 				c->e = NULL;
 				return IO_PASS;
 			}
-			now = chaos_now_ns();
+			checked = true;
 		}
+		if (!now)
+			now = chaos_now_ns();
 		if (!rule_fires(p, now))
 			continue;
 		switch (p->r.action) {
